@@ -1,0 +1,72 @@
+//! Parameter-free activation layers. Each is a zero-sized type that works at any width, for any
+//! scalar and any batch dimension.
+
+mod relu;
+mod sigmoid;
+mod softmax;
+mod tanh;
+
+pub use relu::Relu;
+pub use sigmoid::Sigmoid;
+pub use softmax::Softmax;
+pub use tanh::Tanh;
+
+/// Implements everything an activation layer needs besides its formula: the layer contract for
+/// an element-wise function whose derivative is written in terms of its output (so the cache is
+/// the output), no parameters, width taken from the layers that follow when it comes first.
+macro_rules! parameter_free_layer {
+    ($name:ident) => {
+        impl<T: $crate::Float> $crate::Params<T> for $name {
+            const LAYERS: usize = 1;
+            fn tensors(&self) -> impl Iterator<Item = $crate::Tensor<'_, T>> {
+                core::iter::empty()
+            }
+            fn tensors_mut(&mut self) -> impl Iterator<Item = $crate::TensorMut<'_, T>> {
+                core::iter::empty()
+            }
+        }
+
+        impl<Rest: $crate::Network> $crate::Leads<Rest> for $name {
+            type Scalar = Rest::Scalar;
+            type InputDim = Rest::InputDim;
+            type Input = Rest::Input;
+        }
+
+        // SAFETY: a zero-sized type has exactly one value and no bytes to get wrong.
+        unsafe impl bytemuck::Zeroable for $name {}
+    };
+}
+
+macro_rules! elementwise_layer {
+    ($name:ident) => {
+        impl<T, R, C> $crate::Layer<nalgebra::OMatrix<T, R, C>> for $name
+        where
+            T: $crate::Float,
+            R: nalgebra::Dim,
+            C: nalgebra::Dim,
+            nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<R, C>,
+        {
+            type Out = nalgebra::OMatrix<T, R, C>;
+            type Cache = nalgebra::OMatrix<T, R, C>;
+
+            fn forward(&self, x: &Self::Out) -> Self::Out {
+                x.map($name::value)
+            }
+
+            fn forward_train(&self, mut x: Self::Out) -> (Self::Out, Self::Cache) {
+                x.apply(|v| *v = $name::value(*v));
+                (x.clone(), x)
+            }
+
+            fn backward(&self, y: Self::Cache, mut d: Self::Out, _grad: &mut Self) -> Self::Out {
+                d.zip_apply(&y, |d, y| *d *= $name::derivative_from_output(y));
+                d
+            }
+        }
+
+        $crate::activation::parameter_free_layer!($name);
+    };
+}
+
+pub(crate) use elementwise_layer;
+pub(crate) use parameter_free_layer;

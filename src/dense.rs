@@ -1,0 +1,203 @@
+//! The fully connected layer.
+
+use core::fmt;
+
+use nalgebra::{
+    Const, DefaultAllocator, Dim, MatrixView, OMatrix, SMatrix, SVector, U1, allocator::Allocator,
+};
+
+use crate::{Float, Layer, Leads, Network, Params, Role, Tensor, TensorInfo, TensorMut};
+
+/// A fully connected layer from `I` inputs to `O` outputs: `y = W x + b`.
+///
+/// `W` is `O x I` (one row per output, as PyTorch's `nn.Linear(I, O).weight`), `b` has `O`
+/// entries. For a batch `X` (`I x B`, one column per sample) the layer computes
+/// `Y = W X + b 1ᵀ`, and its backward pass, given `G = dL/dY`, is
+///
+/// - `dL/dW += G Xᵀ`
+/// - `dL/db += G 1` (the sum over the batch: the loss has already divided by the batch size)
+/// - `dL/dX  = Wᵀ G`
+///
+/// The parameters live inline: `Dense<784, 100>` is 314 KB of `f32`. Build large networks
+/// straight onto the heap with `random_boxed` (see `Chain`).
+///
+/// ```
+/// use nalgebra::{SMatrix, SVector};
+/// use typenet::prelude::*;
+/// let layer = Dense::<2, 3>::new(
+///     SMatrix::<f32, 3, 2>::new(1.0, 0.0, 0.0, 1.0, 1.0, 1.0),
+///     SVector::<f32, 3>::new(0.5, 0.0, -1.0),
+/// );
+/// let y = layer.forward(&SVector::<f32, 2>::new(2.0, 3.0));
+/// assert_eq!(y, SVector::<f32, 3>::new(2.5, 3.0, 4.0));
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Dense<const I: usize, const O: usize, T: Float = f32> {
+    /// Weights, `O x I`.
+    pub w: SMatrix<T, O, I>,
+    /// Biases.
+    pub b: SVector<T, O>,
+}
+
+impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
+    /// A layer with the given weights and biases.
+    pub const fn new(w: SMatrix<T, O, I>, b: SVector<T, O>) -> Self {
+        Dense { w, b }
+    }
+}
+
+crate::network::network_inherent_methods!([const I: usize, const O: usize, T: Float] Dense<I, O, T>);
+
+impl<const I: usize, const O: usize, T: Float> Default for Dense<I, O, T> {
+    /// All zeros, as a gradient accumulator starts.
+    fn default() -> Self {
+        Dense {
+            w: SMatrix::zeros(),
+            b: SVector::zeros(),
+        }
+    }
+}
+
+impl<const I: usize, const O: usize, T: Float> fmt::Debug for Dense<I, O, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dense<{I}, {O}, {}> ", T::NAME)?;
+        f.debug_struct("")
+            .field("w", &self.w)
+            .field("b", &self.b)
+            .finish()
+    }
+}
+
+// SAFETY: `Dense` is two nalgebra `ArrayStorage` matrices of `f32` or `f64`, for which the
+// all-zero bit pattern is the value 0.0; nalgebra itself implements `Zeroable` for them.
+unsafe impl<const I: usize, const O: usize, T: Float + bytemuck::Zeroable> bytemuck::Zeroable
+    for Dense<I, O, T>
+{
+}
+
+impl<const I: usize, const O: usize, T: Float, B: Dim> Layer<OMatrix<T, Const<I>, B>>
+    for Dense<I, O, T>
+where
+    DefaultAllocator: Allocator<Const<I>, B> + Allocator<Const<O>, B>,
+{
+    type Out = OMatrix<T, Const<O>, B>;
+    type Cache = OMatrix<T, Const<I>, B>;
+
+    fn forward(&self, x: &OMatrix<T, Const<I>, B>) -> Self::Out {
+        let mut y =
+            OMatrix::<T, Const<O>, B>::from_fn_generic(Const::<O>, x.shape_generic().1, |r, _| {
+                self.b[r]
+            });
+        y.gemm(T::one(), &self.w, x, T::one());
+        y
+    }
+
+    fn forward_train(&self, x: OMatrix<T, Const<I>, B>) -> (Self::Out, Self::Cache) {
+        (self.forward(&x), x)
+    }
+
+    fn backward(
+        &self,
+        x: Self::Cache,
+        d_out: Self::Out,
+        grad: &mut Self,
+    ) -> OMatrix<T, Const<I>, B> {
+        self.backward_params_ref(&x, &d_out, grad);
+        self.w.tr_mul(&d_out)
+    }
+
+    fn backward_params(&self, x: Self::Cache, d_out: Self::Out, grad: &mut Self) {
+        self.backward_params_ref(&x, &d_out, grad);
+    }
+}
+
+impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
+    /// `dW += G Xᵀ`, `db += G 1`.
+    fn backward_params_ref<B: Dim>(
+        &self,
+        x: &OMatrix<T, Const<I>, B>,
+        d_out: &OMatrix<T, Const<O>, B>,
+        grad: &mut Self,
+    ) where
+        DefaultAllocator: Allocator<Const<I>, B> + Allocator<Const<O>, B>,
+    {
+        let batch = x.shape_generic().1;
+        // Xᵀ as a view of X's own storage: X is I x B column-major, so its transpose is B x I
+        // with row stride I and column stride 1. No copy, no allocation.
+        let x_t = MatrixView::<T, B, Const<I>, Const<I>, U1>::from_slice_with_strides_generic(
+            x.as_slice(),
+            batch,
+            Const::<I>,
+            Const::<I>,
+            U1,
+        );
+        grad.w.gemm(T::one(), d_out, &x_t, T::one());
+        for col in d_out.column_iter() {
+            grad.b += col;
+        }
+    }
+}
+
+impl<const I: usize, const O: usize, T: Float> Params<T> for Dense<I, O, T> {
+    const LAYERS: usize = 1;
+
+    fn tensors(&self) -> impl Iterator<Item = Tensor<'_, T>> {
+        let [w, b] = Self::infos();
+        [
+            Tensor {
+                info: w,
+                data: self.w.as_slice(),
+            },
+            Tensor {
+                info: b,
+                data: self.b.as_slice(),
+            },
+        ]
+        .into_iter()
+    }
+
+    fn tensors_mut(&mut self) -> impl Iterator<Item = TensorMut<'_, T>> {
+        let [w, b] = Self::infos();
+        [
+            TensorMut {
+                info: w,
+                data: self.w.as_mut_slice(),
+            },
+            TensorMut {
+                info: b,
+                data: self.b.as_mut_slice(),
+            },
+        ]
+        .into_iter()
+    }
+}
+
+impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
+    const fn infos() -> [TensorInfo; 2] {
+        let weight = TensorInfo {
+            layer: 0,
+            layer_kind: "Dense",
+            role: Role::Weight,
+            rows: O,
+            cols: I,
+        };
+        let bias = TensorInfo {
+            role: Role::Bias,
+            cols: 1,
+            ..weight
+        };
+        [weight, bias]
+    }
+}
+
+impl<const I: usize, const O: usize, T: Float> Network for Dense<I, O, T> {
+    type Scalar = T;
+    type InputDim = Const<I>;
+    type Input = SVector<T, I>;
+}
+
+impl<const I: usize, const O: usize, T: Float, Rest> Leads<Rest> for Dense<I, O, T> {
+    type Scalar = T;
+    type InputDim = Const<I>;
+    type Input = SVector<T, I>;
+}

@@ -1,0 +1,142 @@
+//! What makes a layer a whole network: a known input width and scalar, and constructors that
+//! check, at compile time, that every layer fits the one before it.
+
+use nalgebra::{DimName, Dyn, OMatrix};
+
+use crate::Float;
+
+/// A network (or a single layer) whose input width and scalar type are fixed by its type: a
+/// [`Dense`](crate::Dense), or a [`Chain`](crate::Chain) whose first layer is one (a
+/// parameter-free layer in front takes its width from what follows it).
+///
+/// ```
+/// use nalgebra::Const;
+/// use typenet::prelude::*;
+/// type Net = net![Relu, Dense<3, 4, f64>, Tanh];
+/// let x: <Net as Network>::Input = SVector::<f64, 3>::zeros();
+/// let batch: Batch<Net> = Batch::<Net>::zeros(5);
+/// assert_eq!(batch.shape(), (3, 5));
+/// let _: Const<3> = <<Net as Network>::InputDim as nalgebra::DimName>::name();
+/// ```
+pub trait Network {
+    /// The scalar type of the parameters and of the input.
+    type Scalar: Float;
+    /// The input width, as a nalgebra dimension (`Const<I>`).
+    type InputDim: DimName;
+    /// One input sample: `SVector<Scalar, I>`.
+    type Input;
+}
+
+/// How a layer placed first decides the input of a network it starts, given the layers that
+/// follow it (`Rest`). A layer with a fixed input width ignores `Rest`; a parameter-free layer
+/// that works at any width takes `Rest`'s input.
+pub trait Leads<Rest> {
+    /// The scalar type of the network's input.
+    type Scalar: Float;
+    /// The network's input width.
+    type InputDim: DimName;
+    /// One input sample of the network.
+    type Input;
+}
+
+/// A batch of inputs of network `N`: `OMatrix<N::Scalar, N::InputDim, B>`, one column per
+/// sample, `B` samples (`Dyn` by default: any number, on the heap; `Const<K>` for a fixed
+/// number, on the stack).
+pub type Batch<N, B = Dyn> = OMatrix<<N as Network>::Scalar, <N as Network>::InputDim, B>;
+
+/// Writes the constructors and `forward` of a network type as *inherent* methods whose `where`
+/// clause asks that the type be a layer of its own input (or of the given input). An
+/// ill-formed chain then fails with the layer trait's own "shape mismatch" message (E0277),
+/// where a trait method would give E0599 ("the method exists but its trait bounds were not
+/// satisfied"), which names no layer.
+macro_rules! network_inherent_methods {
+    ([$($g:tt)*] $ty:ty) => {
+        impl<$($g)*> $ty {
+            /// The forward pass ([`Layer::forward`](crate::Layer::forward)), as an inherent
+            /// method so that a shape mismatch is reported as one.
+            #[inline]
+            pub fn forward<X: $crate::InputOf<Self>>(&self, x: &X) -> X::Out {
+                $crate::Layer::forward(X::net(self), x)
+            }
+
+            /// A network whose parameters are all zero (as a gradient accumulator starts).
+            pub fn zeros() -> Self
+            where
+                Self: $crate::Network
+                    + $crate::Layer<<Self as $crate::Network>::Input>
+                    + $crate::Params<<Self as $crate::Network>::Scalar>
+                    + Default,
+            {
+                Self::default()
+            }
+
+            /// A network with weights drawn by the default initialisation
+            /// ([`Init::Xavier`](crate::Init::Xavier)) and zero biases.
+            pub fn random<R: rand::Rng + ?Sized>(rng: &mut R) -> Self
+            where
+                Self: $crate::Network
+                    + $crate::Layer<<Self as $crate::Network>::Input>
+                    + $crate::Params<<Self as $crate::Network>::Scalar>
+                    + Default,
+            {
+                Self::random_with(rng, $crate::Init::default())
+            }
+
+            /// A network with weights drawn by `init` and zero biases.
+            pub fn random_with<R: rand::Rng + ?Sized>(rng: &mut R, init: $crate::Init) -> Self
+            where
+                Self: $crate::Network
+                    + $crate::Layer<<Self as $crate::Network>::Input>
+                    + $crate::Params<<Self as $crate::Network>::Scalar>
+                    + Default,
+            {
+                let mut net = Self::default();
+                init.apply(&mut net, rng);
+                net
+            }
+
+            /// [`zeros`](Self::zeros), built directly on the heap: the parameters never pass
+            /// through the stack, so networks far larger than a thread's stack can be built.
+            #[cfg(feature = "std")]
+            pub fn zeros_boxed() -> std::boxed::Box<Self>
+            where
+                Self: $crate::Network
+                    + $crate::Layer<<Self as $crate::Network>::Input>
+                    + $crate::Params<<Self as $crate::Network>::Scalar>
+                    + bytemuck::Zeroable,
+            {
+                bytemuck::zeroed_box()
+            }
+
+            /// [`random`](Self::random), built directly on the heap.
+            #[cfg(feature = "std")]
+            pub fn random_boxed<R: rand::Rng + ?Sized>(rng: &mut R) -> std::boxed::Box<Self>
+            where
+                Self: $crate::Network
+                    + $crate::Layer<<Self as $crate::Network>::Input>
+                    + $crate::Params<<Self as $crate::Network>::Scalar>
+                    + bytemuck::Zeroable,
+            {
+                Self::random_boxed_with(rng, $crate::Init::default())
+            }
+
+            /// [`random_with`](Self::random_with), built directly on the heap.
+            #[cfg(feature = "std")]
+            pub fn random_boxed_with<R: rand::Rng + ?Sized>(
+                rng: &mut R,
+                init: $crate::Init,
+            ) -> std::boxed::Box<Self>
+            where
+                Self: $crate::Network
+                    + $crate::Layer<<Self as $crate::Network>::Input>
+                    + $crate::Params<<Self as $crate::Network>::Scalar>
+                    + bytemuck::Zeroable,
+            {
+                let mut net: std::boxed::Box<Self> = bytemuck::zeroed_box();
+                init.apply(&mut *net, rng);
+                net
+            }
+        }
+    };
+}
+pub(crate) use network_inherent_methods;

@@ -1,0 +1,156 @@
+//! Visiting the parameters of a layer or network: one small trait that serves the optimizers,
+//! the finite-difference checker, zeroing, initialisation and parameter counts.
+
+use core::fmt;
+
+use crate::Float;
+
+/// What a parameter tensor is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// A weight matrix, `rows` outputs by `cols` inputs (fan-out by fan-in).
+    Weight,
+    /// A bias vector.
+    Bias,
+}
+
+impl Role {
+    /// The conventional short name (`"weight"`, `"bias"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::Weight => "weight",
+            Role::Bias => "bias",
+        }
+    }
+}
+
+/// Where a parameter tensor sits in a network and what shape it has.
+///
+/// Layers are numbered from 0 in the order the input flows through them, counting
+/// parameter-free layers too, and flattening chains of chains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TensorInfo {
+    /// Index of the layer in the flattened network.
+    pub layer: usize,
+    /// The kind of layer that owns the tensor (`"Dense"`).
+    pub layer_kind: &'static str,
+    /// Weight or bias.
+    pub role: Role,
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns. Data is stored column by column (nalgebra's layout).
+    pub cols: usize,
+}
+
+impl TensorInfo {
+    /// The same tensor seen from a network in which its layer comes `offset` layers later.
+    pub const fn shifted(mut self, offset: usize) -> Self {
+        self.layer += offset;
+        self
+    }
+
+    /// Number of elements.
+    pub const fn len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Whether the tensor has no elements.
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row and column of the element stored at `index` (column-major).
+    pub const fn position(&self, index: usize) -> (usize, usize) {
+        (index % self.rows, index / self.rows)
+    }
+}
+
+impl fmt::Display for TensorInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "layer {} ({}) {} [{}x{}]",
+            self.layer,
+            self.layer_kind,
+            self.role.name(),
+            self.rows,
+            self.cols
+        )
+    }
+}
+
+/// A parameter tensor, read-only.
+#[derive(Debug)]
+pub struct Tensor<'a, T> {
+    /// Where it sits and its shape.
+    pub info: TensorInfo,
+    /// Its elements, column-major.
+    pub data: &'a [T],
+}
+
+/// A parameter tensor, writable.
+#[derive(Debug)]
+pub struct TensorMut<'a, T> {
+    /// Where it sits and its shape.
+    pub info: TensorInfo,
+    /// Its elements, column-major.
+    pub data: &'a mut [T],
+}
+
+/// The parameters of a layer or network, visited as a sequence of tensors.
+///
+/// Two values of the same network type visit tensors of the same shapes in the same order, so
+/// a network, its gradient and an optimizer's state can be walked side by side with `zip`.
+/// This is the only description of the parameters in the crate: everything that touches all of
+/// them (optimizers, the checker, initialisation, counting) goes through it.
+///
+/// ```
+/// use typenet::prelude::*;
+/// type Net = net![Dense<3, 4>, Relu, Dense<4, 2>];
+/// let net = Net::zeros();
+/// assert_eq!(Params::<f32>::param_count(&net), 3 * 4 + 4 + 4 * 2 + 2);
+/// let shapes: Vec<_> = net.tensors().map(|t| (t.info.layer, t.info.rows, t.info.cols)).collect();
+/// assert_eq!(shapes, [(0, 4, 3), (0, 4, 1), (2, 2, 4), (2, 2, 1)]);
+/// ```
+pub trait Params<T: Float> {
+    /// Number of layers, counting parameter-free ones (used to number layers in a chain).
+    const LAYERS: usize;
+
+    /// The parameter tensors, in order.
+    fn tensors(&self) -> impl Iterator<Item = Tensor<'_, T>>;
+
+    /// The parameter tensors, writable, in the same order as [`tensors`](Params::tensors).
+    fn tensors_mut(&mut self) -> impl Iterator<Item = TensorMut<'_, T>>;
+
+    /// Total number of scalar parameters.
+    fn param_count(&self) -> usize {
+        self.tensors().map(|t| t.data.len()).sum()
+    }
+
+    /// Sets every parameter to `value`.
+    fn fill(&mut self, value: T) {
+        self.tensors_mut().for_each(|t| t.data.fill(value));
+    }
+
+    /// Sets every parameter to zero (as a gradient accumulator is before a step).
+    fn set_zero(&mut self) {
+        self.fill(T::zero());
+    }
+
+    /// Whether every parameter is finite (no NaN, no infinity).
+    fn all_finite(&self) -> bool {
+        self.tensors().all(|t| t.data.iter().all(|v| v.is_finite()))
+    }
+
+    /// The `index`-th scalar parameter in visiting order, with the tensor it belongs to.
+    fn param_mut(&mut self, index: usize) -> Option<(TensorInfo, usize, &mut T)> {
+        let mut index = index;
+        for t in self.tensors_mut() {
+            if index < t.data.len() {
+                return Some((t.info, index, &mut t.data[index]));
+            }
+            index -= t.data.len();
+        }
+        None
+    }
+}

@@ -1,0 +1,70 @@
+//! The scalar types a network can be built from.
+
+use core::fmt::{Debug, Display};
+use nalgebra::RealField;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point scalar that parameters, activations and losses are computed in:
+/// `f32` (the default everywhere) or `f64`.
+///
+/// The trait is sealed: typenet's layers rely on IEEE semantics (NaN propagation, infinities)
+/// and on exact conversion to `f64` for the finite-difference checker.
+///
+/// ```
+/// use typenet::Float;
+/// assert_eq!(<f32 as Float>::NAME, "f32");
+/// assert_eq!(<f32 as Float>::of_f64(0.5).as_f64(), 0.5);
+/// ```
+pub trait Float:
+    RealField + Copy + Default + Debug + Display + Send + Sync + sealed::Sealed + 'static
+{
+    /// The Rust name of the type, as written in type signatures (`"f32"`, `"f64"`).
+    const NAME: &'static str;
+    /// Negative infinity.
+    const NEG_INFINITY: Self;
+    /// Converts from `f64`, rounding to the nearest representable value.
+    fn of_f64(x: f64) -> Self;
+    /// Converts to `f64` (exact for both `f32` and `f64`).
+    fn as_f64(self) -> f64;
+    /// Whether the value is NaN.
+    fn is_nan(self) -> bool;
+}
+
+impl Float for f32 {
+    const NAME: &'static str = "f32";
+    const NEG_INFINITY: Self = f32::NEG_INFINITY;
+    #[inline]
+    fn of_f64(x: f64) -> Self {
+        x as f32
+    }
+    #[inline]
+    fn as_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline]
+    fn is_nan(self) -> bool {
+        Self::is_nan(self)
+    }
+}
+
+impl Float for f64 {
+    const NAME: &'static str = "f64";
+    const NEG_INFINITY: Self = f64::NEG_INFINITY;
+    #[inline]
+    fn of_f64(x: f64) -> Self {
+        x
+    }
+    #[inline]
+    fn as_f64(self) -> f64 {
+        self
+    }
+    #[inline]
+    fn is_nan(self) -> bool {
+        Self::is_nan(self)
+    }
+}
