@@ -1,0 +1,3 @@
+//! The behaviour of typenet, as one integration-test crate (see each module's doc).
+
+mod support;

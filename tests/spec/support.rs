@@ -1,0 +1,41 @@
+//! Helpers shared by the behaviour tests.
+
+#![allow(dead_code)]
+
+/// Asserts that `actual` is within `tol` of `expected`, absolutely or relatively (whichever is
+/// larger). Written so that a NaN or an infinity on either side fails: the comparison is
+/// `diff <= bound`, which is false for NaN.
+#[track_caller]
+pub fn assert_close(actual: f64, expected: f64, tol: f64) {
+    let diff = (actual - expected).abs();
+    let bound = tol * expected.abs().max(1.0);
+    assert!(
+        actual.is_finite() && expected.is_finite() && diff <= bound,
+        "expected {expected}, got {actual} (difference {diff:e}, tolerance {bound:e})"
+    );
+}
+
+/// [`assert_close`] element by element over two slices of equal length.
+#[track_caller]
+pub fn assert_all_close(actual: &[f64], expected: &[f64], tol: f64) {
+    assert_eq!(actual.len(), expected.len(), "lengths differ");
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        let diff = (a - e).abs();
+        let bound = tol * e.abs().max(1.0);
+        assert!(
+            a.is_finite() && e.is_finite() && diff <= bound,
+            "element {i}: expected {e}, got {a} (difference {diff:e}, tolerance {bound:e})"
+        );
+    }
+}
+
+#[test]
+fn assert_close_rejects_nan_and_infinity() {
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        assert!(std::panic::catch_unwind(|| assert_close(bad, 1.0, 1e-3)).is_err());
+        assert!(std::panic::catch_unwind(|| assert_close(1.0, bad, 1e-3)).is_err());
+        assert!(std::panic::catch_unwind(|| assert_all_close(&[bad], &[1.0], 1e-3)).is_err());
+    }
+    assert_close(1.0 + 1e-9, 1.0, 1e-6);
+    assert!(std::panic::catch_unwind(|| assert_close(1.1, 1.0, 1e-6)).is_err());
+}
