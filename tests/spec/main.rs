@@ -1,3 +1,10 @@
 //! The behaviour of typenet, as one integration-test crate (see each module's doc).
 
+mod compile_fail;
+mod examples;
+mod gradcheck;
+mod no_alloc;
+mod numerics;
 mod support;
+mod training;
+mod wrong_layers;
