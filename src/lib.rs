@@ -98,3 +98,8 @@ pub mod prelude {
     };
     pub use nalgebra::{Const, Dyn, OMatrix, SMatrix, SVector, U1};
 }
+
+/// The README's program, compiled and run as a doctest so the front page cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
