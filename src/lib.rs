@@ -103,3 +103,8 @@ pub mod prelude {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// `docs/layer-contract.md`, compiled and run so that the guide to writing layers stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/layer-contract.md")]
+pub struct LayerContractDoctests;
