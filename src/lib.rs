@@ -108,3 +108,8 @@ pub struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/layer-contract.md")]
 pub struct LayerContractDoctests;
+
+/// `docs/guide.md`, compiled and run so that the tour stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+pub struct GuideDoctests;
