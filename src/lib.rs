@@ -54,6 +54,8 @@
 
 pub mod activation;
 mod chain;
+#[cfg(feature = "std")]
+pub mod data;
 mod dense;
 mod error;
 mod gradcheck;
