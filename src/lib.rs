@@ -82,7 +82,7 @@ pub use network::{Batch, Leads, Network};
 pub use numerical::{
     Difference, numerical_gradient, numerical_gradient_with, numerical_param_gradient,
 };
-pub use optim::{Optimizer, Sgd};
+pub use optim::{Adam, Momentum, Optimizer, Sgd};
 pub use params::{Params, Role, Tensor, TensorInfo, TensorMut};
 pub use scalar::Float;
 pub use train::Train;
@@ -93,10 +93,10 @@ pub use nalgebra;
 /// feeds them.
 pub mod prelude {
     pub use crate::{
-        Batch, Chain, CrossEntropy, Dense, Difference, Float, GradCheck, HalfSse, Init, Layer,
-        Loss, Mse, Network, Optimizer, Params, Relu, Sgd, Sigmoid, Softmax, SoftmaxCrossEntropy,
-        Sse, Tanh, Train, gradcheck, net, numerical_gradient, numerical_gradient_with,
-        numerical_param_gradient,
+        Adam, Batch, Chain, CrossEntropy, Dense, Difference, Float, GradCheck, HalfSse, Init,
+        Layer, Loss, Momentum, Mse, Network, Optimizer, Params, Relu, Sgd, Sigmoid, Softmax,
+        SoftmaxCrossEntropy, Sse, Tanh, Train, gradcheck, net, numerical_gradient,
+        numerical_gradient_with, numerical_param_gradient,
     };
     pub use nalgebra::{Const, Dyn, OMatrix, SMatrix, SVector, U1};
 }

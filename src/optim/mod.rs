@@ -1,14 +1,24 @@
 //! Optimizers: how a network's parameters move, given their gradient.
+//!
+//! All of them follow PyTorch's definitions (`torch.optim.SGD`, `torch.optim.Adam`), including
+//! weight decay, which adds `wd · θ` to the gradient before anything else.
+//!
+//! Optimizer state (velocity, Adam's moments) is network-shaped: values of the network's own
+//! type, walked beside it with [`Params`](crate::Params). It lives on the heap (`new`, with the
+//! `std` feature) or inline in the optimizer (`new_inline`, for programs without a heap).
 
+mod adam;
+mod momentum;
 mod sgd;
 
+pub use adam::Adam;
+pub use momentum::Momentum;
 pub use sgd::Sgd;
 
-use crate::Float;
+use crate::{Error, Float};
 
 /// An update rule. `N` is the network (and its gradient, which has the network's type), `T`
-/// its scalar. State an optimizer keeps between steps (momentum, Adam's moments) is
-/// network-shaped too, and walked with [`Params`](crate::Params) beside the network.
+/// its scalar.
 ///
 /// Implementations may assume the gradient is finite: the training steps of
 /// [`Train`](crate::Train) never pass a non-finite one.
@@ -18,14 +28,43 @@ pub trait Optimizer<N, T: Float> {
 }
 
 /// Checks that a hyperparameter is finite and strictly positive.
-pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64, crate::Error> {
-    if value.is_finite() && value > 0.0 {
+pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64, Error> {
+    check(name, value, value > 0.0, "finite and positive")
+}
+
+/// Checks that a hyperparameter is finite and not negative.
+pub(crate) fn non_negative(name: &'static str, value: f64) -> Result<f64, Error> {
+    check(name, value, value >= 0.0, "finite and not negative")
+}
+
+/// Checks that a hyperparameter lies in `[0, 1)`.
+pub(crate) fn unit_interval(name: &'static str, value: f64) -> Result<f64, Error> {
+    check(name, value, (0.0..1.0).contains(&value), "in [0, 1)")
+}
+
+fn check(
+    name: &'static str,
+    value: f64,
+    ok: bool,
+    requirement: &'static str,
+) -> Result<f64, Error> {
+    if value.is_finite() && ok {
         Ok(value)
     } else {
-        Err(crate::Error::InvalidHyperparameter {
+        Err(Error::InvalidHyperparameter {
             name,
             value,
-            requirement: "finite and positive",
+            requirement,
         })
+    }
+}
+
+/// Unwraps a hyperparameter check, panicking with its message (the documented behaviour of
+/// the optimizers' panicking constructors).
+#[track_caller]
+pub(crate) fn or_panic<V>(result: Result<V, Error>) -> V {
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
     }
 }

@@ -2,9 +2,10 @@
 
 use crate::{Error, Float, Optimizer, Params};
 
-/// Stochastic gradient descent: `θ ← θ - η ∇θ`.
+/// Stochastic gradient descent: `θ ← θ - η (∇θ + wd · θ)`.
 ///
-/// PyTorch: `torch.optim.SGD(params, lr=η)`.
+/// PyTorch: `torch.optim.SGD(params, lr=η, weight_decay=wd)`. For momentum, see
+/// [`Momentum`](crate::optim::Momentum).
 ///
 /// ```
 /// use typenet::prelude::*;
@@ -18,6 +19,7 @@ use crate::{Error, Float, Optimizer, Params};
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sgd {
     lr: f64,
+    weight_decay: f64,
 }
 
 impl Sgd {
@@ -30,10 +32,7 @@ impl Sgd {
     /// an error instead.
     #[track_caller]
     pub fn new(lr: f64) -> Self {
-        match Self::try_new(lr) {
-            Ok(sgd) => sgd,
-            Err(e) => panic!("{e}"),
-        }
+        super::or_panic(Self::try_new(lr))
     }
 
     /// SGD with learning rate `lr`, or [`Error::InvalidHyperparameter`] if `lr` is not finite
@@ -41,7 +40,22 @@ impl Sgd {
     pub fn try_new(lr: f64) -> Result<Self, Error> {
         Ok(Sgd {
             lr: super::positive("learning rate", lr)?,
+            weight_decay: 0.0,
         })
+    }
+
+    /// The same optimizer with L2 weight decay `wd` (added to the gradient as `wd · θ`).
+    ///
+    /// # Panics
+    ///
+    /// If `wd` is negative or not finite (`invalid weight decay {wd}: must be finite and not
+    /// negative`).
+    #[track_caller]
+    pub fn with_weight_decay(self, wd: f64) -> Self {
+        Sgd {
+            weight_decay: super::or_panic(super::non_negative("weight decay", wd)),
+            ..self
+        }
     }
 
     /// The learning rate.
@@ -53,9 +67,10 @@ impl Sgd {
 impl<T: Float, N: Params<T>> Optimizer<N, T> for Sgd {
     fn update(&mut self, net: &mut N, grad: &N) {
         let lr = T::of_f64(self.lr);
+        let wd = T::of_f64(self.weight_decay);
         for (p, g) in net.tensors_mut().zip(grad.tensors()) {
             for (p, &g) in p.data.iter_mut().zip(g.data) {
-                *p -= lr * g;
+                *p -= lr * (g + wd * *p);
             }
         }
     }
