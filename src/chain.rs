@@ -74,6 +74,12 @@ where
 impl<T: Float, A: Params<T>, B: Params<T>> Params<T> for Chain<A, B> {
     const LAYERS: usize = A::LAYERS + B::LAYERS;
 
+    fn write_signature(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        A::write_signature(out)?;
+        out.write_str(", ")?;
+        B::write_signature(out)
+    }
+
     fn tensors(&self) -> impl Iterator<Item = Tensor<'_, T>> {
         self.head
             .tensors()

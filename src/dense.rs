@@ -141,6 +141,10 @@ impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
 impl<const I: usize, const O: usize, T: Float> Params<T> for Dense<I, O, T> {
     const LAYERS: usize = 1;
 
+    fn write_signature(out: &mut dyn fmt::Write) -> fmt::Result {
+        write!(out, "Dense<{I}, {O}, {}>", T::NAME)
+    }
+
     fn tensors(&self) -> impl Iterator<Item = Tensor<'_, T>> {
         let [w, b] = Self::infos();
         [

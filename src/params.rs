@@ -116,6 +116,14 @@ pub trait Params<T: Float> {
     /// Number of layers, counting parameter-free ones (used to number layers in a chain).
     const LAYERS: usize;
 
+    /// Writes the type signature: the layers and their widths and scalars, first to last,
+    /// as `Dense<784, 100, f32>, Relu, Dense<100, 10, f32>`. Model files record it, and
+    /// loading into a network of another signature is refused. The default writes the Rust
+    /// type name.
+    fn write_signature(out: &mut dyn fmt::Write) -> fmt::Result {
+        out.write_str(core::any::type_name::<Self>())
+    }
+
     /// The parameter tensors, in order.
     fn tensors(&self) -> impl Iterator<Item = Tensor<'_, T>>;
 

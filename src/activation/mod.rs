@@ -18,6 +18,9 @@ macro_rules! parameter_free_layer {
     ($name:ident) => {
         impl<T: $crate::Float> $crate::Params<T> for $name {
             const LAYERS: usize = 1;
+            fn write_signature(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+                out.write_str(stringify!($name))
+            }
             fn tensors(&self) -> impl Iterator<Item = $crate::Tensor<'_, T>> {
                 core::iter::empty()
             }
