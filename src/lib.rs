@@ -53,6 +53,7 @@
 #![deny(missing_docs)]
 
 pub mod activation;
+pub mod build;
 mod chain;
 #[cfg(feature = "std")]
 pub mod data;
@@ -89,6 +90,7 @@ pub use params::{Params, Role, Tensor, TensorInfo, TensorMut};
 pub use scalar::Float;
 pub use train::Train;
 
+pub use bytemuck;
 pub use nalgebra;
 
 /// Everything a program that builds and trains networks needs, and the nalgebra types it
@@ -96,9 +98,9 @@ pub use nalgebra;
 pub mod prelude {
     pub use crate::{
         Adam, Batch, Chain, CrossEntropy, Dense, Difference, Float, GradCheck, HalfSse, Init,
-        Layer, Loss, Momentum, Mse, Network, Optimizer, Params, Relu, Sgd, Sigmoid, Softmax,
-        SoftmaxCrossEntropy, Sse, Tanh, Train, gradcheck, net, numerical_gradient,
-        numerical_gradient_with, numerical_param_gradient,
+        InputOf, Layer, Loss, Momentum, Mse, Network, Optimizer, Params, Relu, Sgd, Sigmoid,
+        Softmax, SoftmaxCrossEntropy, Sse, Tanh, TargetOf, Train, gradcheck, net,
+        numerical_gradient, numerical_gradient_with, numerical_param_gradient,
     };
     pub use nalgebra::{Const, Dyn, OMatrix, SMatrix, SVector, U1};
 }

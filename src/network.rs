@@ -90,9 +90,7 @@ macro_rules! network_inherent_methods {
                     + $crate::Params<<Self as $crate::Network>::Scalar>
                     + Default,
             {
-                let mut net = Self::default();
-                init.apply(&mut net, rng);
-                net
+                $crate::build::random_with(rng, init)
             }
 
             /// [`zeros`](Self::zeros), built directly on the heap: the parameters never pass
@@ -105,7 +103,7 @@ macro_rules! network_inherent_methods {
                     + $crate::Params<<Self as $crate::Network>::Scalar>
                     + bytemuck::Zeroable,
             {
-                bytemuck::zeroed_box()
+                $crate::build::zeros_boxed()
             }
 
             /// [`random`](Self::random), built directly on the heap.
@@ -132,9 +130,7 @@ macro_rules! network_inherent_methods {
                     + $crate::Params<<Self as $crate::Network>::Scalar>
                     + bytemuck::Zeroable,
             {
-                let mut net: std::boxed::Box<Self> = bytemuck::zeroed_box();
-                init.apply(&mut *net, rng);
-                net
+                $crate::build::random_boxed_with(rng, init)
             }
         }
     };

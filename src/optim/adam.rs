@@ -129,11 +129,6 @@ impl<N, S> Adam<N, S> {
         }
     }
 
-    /// The learning rate.
-    pub fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-
     /// Number of steps taken.
     pub fn steps(&self) -> i32 {
         self.t
@@ -141,6 +136,15 @@ impl<N, S> Adam<N, S> {
 }
 
 impl<T: Float, N: Params<T>, S: BorrowMut<N>> Optimizer<N, T> for Adam<N, S> {
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error> {
+        self.lr = super::positive("learning rate", lr)?;
+        Ok(())
+    }
+
     fn update(&mut self, net: &mut N, grad: &N) {
         self.t = self.t.saturating_add(1);
         let correction1 = 1.0 - self.beta1.powi(self.t);

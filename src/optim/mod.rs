@@ -25,6 +25,14 @@ use crate::{Error, Float};
 pub trait Optimizer<N, T: Float> {
     /// Moves `net` one step against `grad`.
     fn update(&mut self, net: &mut N, grad: &N);
+
+    /// The learning rate.
+    fn learning_rate(&self) -> f64;
+
+    /// Changes the learning rate (for a schedule), keeping all other state. A rate that is
+    /// not finite and positive is refused with [`Error::InvalidHyperparameter`] and changes
+    /// nothing.
+    fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error>;
 }
 
 /// Checks that a hyperparameter is finite and strictly positive.

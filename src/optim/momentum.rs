@@ -98,14 +98,18 @@ impl<N, S> Momentum<N, S> {
             ..self
         }
     }
-
-    /// The learning rate.
-    pub fn learning_rate(&self) -> f64 {
-        self.lr
-    }
 }
 
 impl<T: Float, N: Params<T>, S: BorrowMut<N>> Optimizer<N, T> for Momentum<N, S> {
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error> {
+        self.lr = super::positive("learning rate", lr)?;
+        Ok(())
+    }
+
     fn update(&mut self, net: &mut N, grad: &N) {
         let (lr, mu, wd) = (
             T::of_f64(self.lr),

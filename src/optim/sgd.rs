@@ -57,14 +57,18 @@ impl Sgd {
             ..self
         }
     }
-
-    /// The learning rate.
-    pub fn learning_rate(&self) -> f64 {
-        self.lr
-    }
 }
 
 impl<T: Float, N: Params<T>> Optimizer<N, T> for Sgd {
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error> {
+        self.lr = super::positive("learning rate", lr)?;
+        Ok(())
+    }
+
     fn update(&mut self, net: &mut N, grad: &N) {
         let lr = T::of_f64(self.lr);
         let wd = T::of_f64(self.weight_decay);

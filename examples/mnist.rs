@@ -1,0 +1,373 @@
+//! Trains a typed multi-layer perceptron on handwritten digits.
+//!
+//! ```sh
+//! cargo run --release --example mnist                       # the 10,000 digits shipped in data/
+//! cargo run --release --example mnist -- --data /usr/share/datasets/fashion-mnist \
+//!     --arch 784-256-128-10 --epochs 15
+//! ```
+//!
+//! Flags: `--data DIR` (the four standard IDX files, raw or `.gz`), `--arch 784-100-10 |
+//! 784-50-10 | 784-256-128-10`, `--epochs N`, `--batch N`, `--lr X`, `--optimizer sgd |
+//! momentum | adam`, `--seed N`, `--save PATH`, `--limit N` (use only the first N training
+//! samples), `--quiet` (no progress bars). The last line printed is `test accuracy: <fraction>`.
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rand::{SeedableRng, rngs::StdRng};
+use typenet::data::{ConfusionMatrix, Dataset, OneHot, evaluate};
+use typenet::optim::{Adam, Momentum};
+use typenet::prelude::*;
+use typenet::{build, model_file};
+
+type Mlp100 = net![Dense<784, 100>, Relu, Dense<100, 10>];
+type Mlp50 = net![Dense<784, 50>, Relu, Dense<50, 10>];
+type Mlp256 = net![Dense<784, 256>, Relu, Dense<256, 128>, Relu, Dense<128, 10>];
+
+/// The shipped data: 10,000 digits, the first 8,000 for training.
+const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist-10k");
+const SHIPPED_TRAIN: usize = 8_000;
+
+/// What a run was asked to do.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub data: Option<PathBuf>,
+    pub arch: String,
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub optimizer: String,
+    pub seed: u64,
+    pub save: PathBuf,
+    pub limit: Option<usize>,
+    pub quiet: bool,
+    pub augment: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            data: None,
+            arch: "784-100-10".into(),
+            epochs: 20,
+            batch: 20,
+            lr: 0.1,
+            weight_decay: 0.0,
+            optimizer: "sgd".into(),
+            seed: 1,
+            save: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/mnist.typenet")),
+            limit: None,
+            quiet: false,
+            augment: true,
+        }
+    }
+}
+
+/// What a run achieved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub train_losses: Vec<f64>,
+    pub test_accuracies: Vec<f64>,
+    pub test_accuracy: f64,
+    pub reloaded_accuracy: f64,
+}
+
+impl Options {
+    /// Parses command-line flags.
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let mut o = Options::default();
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let mut value = || {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{flag} needs a value"))
+            };
+            fn number<V: std::str::FromStr>(flag: &str, v: String) -> Result<V, String> {
+                v.parse()
+                    .map_err(|_| format!("{flag}: `{v}` is not a valid number"))
+            }
+            match flag.as_str() {
+                "--data" => o.data = Some(PathBuf::from(value()?)),
+                "--arch" => o.arch = value()?,
+                "--epochs" => o.epochs = number(flag, value()?)?,
+                "--batch" => o.batch = number(flag, value()?)?,
+                "--lr" => o.lr = number(flag, value()?)?,
+                "--wd" => o.weight_decay = number(flag, value()?)?,
+                "--optimizer" => o.optimizer = value()?,
+                "--seed" => o.seed = number(flag, value()?)?,
+                "--save" => o.save = PathBuf::from(value()?),
+                "--limit" => o.limit = Some(number(flag, value()?)?),
+                "--quiet" => o.quiet = true,
+                "--no-augment" => o.augment = false,
+                "--help" | "-h" => return Err(USAGE.to_string()),
+                other => return Err(format!("unknown flag `{other}`\n{USAGE}")),
+            }
+        }
+        if o.batch == 0 {
+            return Err("--batch must be at least 1".into());
+        }
+        Ok(o)
+    }
+}
+
+const USAGE: &str = "usage: mnist [--data DIR] [--arch 784-100-10|784-50-10|784-256-128-10] \
+[--epochs N] [--batch N] [--lr X] [--wd X] [--optimizer sgd|momentum|adam] [--seed N] [--save PATH] \
+[--limit N] [--no-augment] [--quiet]";
+
+/// Loads the data, trains the chosen architecture, saves and reloads it.
+pub fn run(options: &Options) -> Result<Outcome, Box<dyn Error>> {
+    let (mut train, test) = load(options.data.as_deref())?;
+    if let Some(limit) = options.limit {
+        train = train.split_at(limit.min(train.len()))?.0;
+    }
+    train.check_labels(10)?;
+    test.check_labels(10)?;
+    println!(
+        "data: {} training and {} test samples of {} pixels",
+        train.len(),
+        test.len(),
+        train.width()
+    );
+    match options.arch.as_str() {
+        "784-100-10" => train_typed::<Mlp100>(options, &train, &test),
+        "784-50-10" => train_typed::<Mlp50>(options, &train, &test),
+        "784-256-128-10" => train_typed::<Mlp256>(options, &train, &test),
+        other => Err(format!(
+            "unknown architecture `{other}`: choose 784-100-10, 784-50-10 or 784-256-128-10"
+        )
+        .into()),
+    }
+}
+
+/// The training set and the test set, from `dir` or from the digits shipped in the repository.
+fn load(dir: Option<&Path>) -> Result<(Dataset, Dataset), Box<dyn Error>> {
+    match dir {
+        None => {
+            let dir = Path::new(SHIPPED);
+            let all = Dataset::load(
+                dir.join("images-idx3-ubyte.gz"),
+                dir.join("labels-idx1-ubyte.gz"),
+            )?;
+            Ok(all.split_at(SHIPPED_TRAIN)?)
+        }
+        Some(dir) => {
+            let file = |stem: &str| -> Result<PathBuf, String> {
+                let plain = dir.join(stem);
+                let gz = dir.join(format!("{stem}.gz"));
+                if plain.is_file() {
+                    Ok(plain)
+                } else if gz.is_file() {
+                    Ok(gz)
+                } else {
+                    Err(format!(
+                        "{}: no such file (nor {})",
+                        plain.display(),
+                        gz.display()
+                    ))
+                }
+            };
+            let train = Dataset::load(
+                file("train-images-idx3-ubyte")?,
+                file("train-labels-idx1-ubyte")?,
+            )?;
+            let test = Dataset::load(
+                file("t10k-images-idx3-ubyte")?,
+                file("t10k-labels-idx1-ubyte")?,
+            )?;
+            Ok((train, test))
+        }
+    }
+}
+
+/// The optimizers the command line can choose, as one type.
+enum Choice<N> {
+    Sgd(Sgd),
+    Momentum(Momentum<N>),
+    Adam(Adam<N>),
+}
+
+impl<N: Params<f32>> Optimizer<N, f32> for Choice<N> {
+    fn update(&mut self, net: &mut N, grad: &N) {
+        match self {
+            Choice::Sgd(o) => o.update(net, grad),
+            Choice::Momentum(o) => o.update(net, grad),
+            Choice::Adam(o) => o.update(net, grad),
+        }
+    }
+
+    fn learning_rate(&self) -> f64 {
+        match self {
+            Choice::Sgd(o) => Optimizer::<N, f32>::learning_rate(o),
+            Choice::Momentum(o) => Optimizer::<N, f32>::learning_rate(o),
+            Choice::Adam(o) => Optimizer::<N, f32>::learning_rate(o),
+        }
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<(), typenet::Error> {
+        match self {
+            Choice::Sgd(o) => Optimizer::<N, f32>::set_learning_rate(o, lr),
+            Choice::Momentum(o) => Optimizer::<N, f32>::set_learning_rate(o, lr),
+            Choice::Adam(o) => Optimizer::<N, f32>::set_learning_rate(o, lr),
+        }
+    }
+}
+
+fn train_typed<N>(
+    options: &Options,
+    train: &Dataset,
+    test: &Dataset,
+) -> Result<Outcome, Box<dyn Error>>
+where
+    N: Network + Params<f32> + Clone + typenet::bytemuck::Zeroable,
+    N: Layer<<N as Network>::Input>,
+    OMatrix<f32, Const<784>, Dyn>: InputOf<N, Out = OMatrix<f32, Const<10>, Dyn>>,
+{
+    let start = Instant::now();
+    let mut rng = StdRng::seed_from_u64(options.seed);
+    let mut net: Box<N> = build::random_boxed_with(&mut rng, Init::He);
+    let mut grad = build::zeros_boxed::<N>();
+    let mut opt = match options.optimizer.as_str() {
+        "sgd" => Choice::Sgd(Sgd::try_new(options.lr)?.with_weight_decay(options.weight_decay)),
+        "momentum" => Choice::Momentum(
+            Momentum::try_new(options.lr, 0.9)?.with_weight_decay(options.weight_decay),
+        ),
+        "adam" => Choice::Adam(Adam::try_new(options.lr)?.with_weight_decay(options.weight_decay)),
+        other => {
+            return Err(
+                format!("unknown optimizer `{other}`: choose sgd, momentum or adam").into(),
+            );
+        }
+    };
+    println!(
+        "network: {} ({} parameters), {} at lr {}, batch {}, {} epochs, seed {}",
+        typenet::model_file::signature::<N, f32>(),
+        net.param_count(),
+        options.optimizer,
+        options.lr,
+        options.batch,
+        options.epochs,
+        options.seed
+    );
+
+    let mut outcome = Outcome {
+        train_losses: Vec::new(),
+        test_accuracies: Vec::new(),
+        test_accuracy: 0.0,
+        reloaded_accuracy: 0.0,
+    };
+    let mut x = OMatrix::<f32, Const<784>, Dyn>::zeros(0);
+    for epoch in 1..=options.epochs {
+        // cosine decay of the learning rate, from lr in the first epoch towards lr/100
+        let progress = (epoch - 1) as f64 / options.epochs as f64;
+        let lr = options.lr * (0.01 + 0.99 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()));
+        opt.set_learning_rate(lr)?;
+        let bar = progress_bar(options, train.len() as u64, epoch);
+        let epoch_start = Instant::now();
+        let order = train.shuffled_indices(&mut rng);
+        let (mut loss_sum, mut seen) = (0.0f64, 0usize);
+        for chunk in order.chunks(options.batch) {
+            train.inputs_into(chunk, &mut x)?;
+            if options.augment {
+                shift_randomly(&mut x, &mut rng);
+            }
+            let y = train.targets::<f32, 10>(chunk, OneHot::PLAIN)?;
+            let loss = net.train_step_with(&mut grad, &mut opt, &SoftmaxCrossEntropy, &x, &y);
+            if !loss.is_finite() {
+                return Err(format!(
+                    "epoch {epoch}: the loss became {loss}; the step was skipped and training \
+                     stops (try a smaller --lr)"
+                )
+                .into());
+            }
+            loss_sum += f64::from(loss) * chunk.len() as f64;
+            seen += chunk.len();
+            let rate = seen as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
+            bar.set_position(seen as u64);
+            bar.set_message(format!(
+                "loss {:.4}  {:.0} samples/s",
+                loss_sum / seen as f64,
+                rate
+            ));
+        }
+        bar.finish_and_clear();
+        let accuracy = evaluate::<N, f32, 784, 10>(&net, test, 1000)?.accuracy();
+        let train_loss = loss_sum / seen.max(1) as f64;
+        println!(
+            "epoch {epoch:>3}: train loss {train_loss:.4}, test accuracy {accuracy:.4} ({:.2} s)",
+            epoch_start.elapsed().as_secs_f64()
+        );
+        outcome.train_losses.push(train_loss);
+        outcome.test_accuracies.push(accuracy);
+    }
+
+    let confusion: ConfusionMatrix = evaluate::<N, f32, 784, 10>(&net, test, 1000)?;
+    println!("confusion matrix (rows: true digit, columns: predicted):\n{confusion}");
+    println!("total time: {:.2} s", start.elapsed().as_secs_f64());
+
+    if let Some(dir) = options.save.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    model_file::save(&*net, &options.save)?;
+    let mut reloaded = build::zeros_boxed::<N>();
+    model_file::load(&mut *reloaded, &options.save)?;
+    outcome.reloaded_accuracy = evaluate::<N, f32, 784, 10>(&reloaded, test, 1000)?.accuracy();
+    println!(
+        "model saved to {} and loaded back: test accuracy {:.4}",
+        options.save.display(),
+        outcome.reloaded_accuracy
+    );
+    outcome.test_accuracy = confusion.accuracy();
+    println!("test accuracy: {:.4}", outcome.test_accuracy);
+    Ok(outcome)
+}
+
+/// Moves each 28x28 image of the batch by up to one pixel in each direction (at random), the
+/// classic augmentation for MNIST: the network sees slightly different digits every epoch.
+fn shift_randomly(x: &mut OMatrix<f32, Const<784>, Dyn>, rng: &mut StdRng) {
+    use rand::RngExt;
+    let mut moved = [0.0f32; 784];
+    for mut image in x.column_iter_mut() {
+        let (dy, dx) = (rng.random_range(-1i32..=1), rng.random_range(-1i32..=1));
+        for r in 0..28i32 {
+            for c in 0..28i32 {
+                let (sr, sc) = (r - dy, c - dx);
+                moved[(r * 28 + c) as usize] = if (0..28).contains(&sr) && (0..28).contains(&sc) {
+                    image[(sr * 28 + sc) as usize]
+                } else {
+                    0.0
+                };
+            }
+        }
+        image.copy_from_slice(&moved);
+    }
+}
+
+fn progress_bar(options: &Options, len: u64, epoch: usize) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if options.quiet {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(epoch.to_string());
+    bar
+}
+
+#[allow(dead_code)]
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = Options::parse(&args)
+        .map_err(Into::into)
+        .and_then(|options| run(&options));
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
