@@ -3,6 +3,7 @@
 mod compile_fail;
 mod examples;
 mod gradcheck;
+mod idx;
 mod no_alloc;
 mod numerics;
 mod support;
