@@ -1,9 +1,11 @@
 //! The behaviour of typenet, as one integration-test crate (see each module's doc).
 
+mod big_networks;
 mod compile_fail;
 mod examples;
 mod gradcheck;
 mod idx;
+mod model_files;
 mod no_alloc;
 mod numerics;
 mod support;
