@@ -8,6 +8,7 @@ mod idx;
 mod model_files;
 mod no_alloc;
 mod numerics;
+mod optimizers;
 mod support;
 mod training;
 mod wrong_layers;
