@@ -5,6 +5,7 @@ mod compile_fail;
 mod examples;
 mod gradcheck;
 mod idx;
+mod mnist;
 mod model_files;
 mod no_alloc;
 mod numerics;
