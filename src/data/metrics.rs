@@ -97,13 +97,21 @@ impl fmt::Display for ConfusionMatrix {
     }
 }
 
-/// The index of the largest entry of each column (the first, on ties; NaN is never largest).
+/// The index of the largest entry of each column: the first, on ties; NaN counts as smaller
+/// than everything, so it is never picked over a number.
 pub fn argmax_columns<T: Float, const C: usize>(
     outputs: &OMatrix<T, Const<C>, Dyn>,
 ) -> impl Iterator<Item = usize> + '_ {
-    outputs
-        .column_iter()
-        .map(|col| (1..C).fold(0, |best, i| if col[i] > col[best] { i } else { best }))
+    let key = |v: T| if v.is_nan() { T::NEG_INFINITY } else { v };
+    outputs.column_iter().map(move |col| {
+        (1..C).fold(0, |best, i| {
+            if key(col[i]) > key(col[best]) {
+                i
+            } else {
+                best
+            }
+        })
+    })
 }
 
 /// Runs `net` over every sample of `data`, `batch` samples at a time, and counts its

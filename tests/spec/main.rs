@@ -2,6 +2,7 @@
 
 mod big_networks;
 mod compile_fail;
+mod dataset;
 mod examples;
 mod gradcheck;
 mod idx;

@@ -1,0 +1,147 @@
+//! The data-set toolkit: bytes to floats, seeded splits and shuffles, one-hot targets with
+//! smoothing, accuracy and the confusion matrix.
+
+use rand::{SeedableRng, rngs::StdRng};
+use typenet::data::{ConfusionMatrix, DataProblem, Dataset, OneHot, argmax_columns, evaluate};
+use typenet::prelude::*;
+
+/// Ten samples of width 2: sample i is [i, 255 - i], label i % 3.
+fn toy() -> Dataset {
+    let pixels = (0..10u8).flat_map(|i| [i, 255 - i]).collect();
+    let labels = (0..10u8).map(|i| i % 3).collect();
+    Dataset::new("toy", 2, pixels, labels).unwrap()
+}
+
+#[test]
+fn inputs_are_bytes_divided_by_255_one_column_per_sample() {
+    let x = toy().inputs::<f64, 2>(&[3, 0]).unwrap();
+    assert_eq!(x.shape(), (2, 2));
+    assert_eq!(x.column(0).as_slice(), [3.0 / 255.0, 252.0 / 255.0]);
+    assert_eq!(x.column(1).as_slice(), [0.0, 1.0]);
+    let err = toy().inputs::<f32, 784>(&[0]).unwrap_err();
+    assert!(matches!(
+        err.problem,
+        DataProblem::WrongWidth {
+            expected: 784,
+            found: 2
+        }
+    ));
+    assert_eq!(
+        err.to_string(),
+        "toy: samples of width 784 were asked for, the data has width 2"
+    );
+}
+
+#[test]
+fn a_split_is_seeded_disjoint_and_complete() {
+    let data = toy();
+    let (train, test) = data.split(0.2, 42).unwrap();
+    assert_eq!((train.len(), test.len()), (8, 2));
+    let firsts = |d: &Dataset| (0..d.len()).map(|i| d.sample(i)[0]).collect::<Vec<_>>();
+    let mut all = [firsts(&train), firsts(&test)].concat();
+    all.sort();
+    assert_eq!(all, (0..10).collect::<Vec<u8>>());
+    // same seed, same split; another seed, another split
+    assert_eq!(data.split(0.2, 42).unwrap(), (train.clone(), test.clone()));
+    assert_ne!(data.split(0.2, 43).unwrap().1, test);
+    // labels travel with their samples
+    for d in [&train, &test] {
+        for i in 0..d.len() {
+            assert_eq!(d.labels()[i], d.sample(i)[0] % 3);
+        }
+    }
+    for bad in [-0.1, 1.5, f64::NAN] {
+        assert!(data.split(bad, 1).is_err());
+    }
+    assert_eq!(data.split_at(7).unwrap().0.len(), 7);
+    assert!(data.split_at(11).is_err());
+}
+
+#[test]
+fn shuffled_indices_are_a_seeded_permutation() {
+    let data = toy();
+    let a = data.shuffled_indices(&mut StdRng::seed_from_u64(5));
+    let b = data.shuffled_indices(&mut StdRng::seed_from_u64(5));
+    assert_eq!(a, b);
+    let mut sorted = a.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..10).collect::<Vec<_>>());
+    assert_ne!(a, (0..10).collect::<Vec<_>>());
+}
+
+#[test]
+fn one_hot_targets_with_and_without_smoothing() {
+    let y = toy().targets::<f32, 3>(&[0, 1, 2], OneHot::PLAIN).unwrap();
+    assert_eq!(y, OMatrix::<f32, Const<3>, Dyn>::identity(3));
+    let y = toy()
+        .targets::<f64, 3>(&[4], OneHot::smoothed(0.01, 0.99))
+        .unwrap();
+    assert_eq!(y.column(0).as_slice(), [0.01, 0.99, 0.01]);
+    // a label outside the classes is an error naming sample and label
+    let err = toy().targets::<f32, 2>(&[0, 2], OneHot::PLAIN).unwrap_err();
+    assert!(matches!(
+        err.problem,
+        DataProblem::LabelOutOfRange {
+            index: 2,
+            label: 2,
+            classes: 2
+        }
+    ));
+    assert!(toy().check_labels(2).is_err());
+    toy().check_labels(3).unwrap();
+}
+
+#[test]
+fn mismatched_pixels_and_labels_are_refused() {
+    assert!(Dataset::new("x", 2, vec![0; 5], vec![0; 2]).is_err());
+    assert!(Dataset::new("x", 0, vec![], vec![]).is_err());
+}
+
+#[test]
+fn the_confusion_matrix_counts_and_prints() {
+    let mut m = ConfusionMatrix::new(3);
+    for (a, p) in [(0, 0), (0, 1), (1, 1), (2, 2), (2, 2), (2, 0)] {
+        m.record(a, p);
+    }
+    assert_eq!((m.total(), m.count(2, 2), m.count(2, 0)), (6, 2, 1));
+    assert_eq!(m.accuracy(), 4.0 / 6.0);
+    assert_eq!(
+        m.to_string(),
+        "true\\pred 0 1 2\n        0 1 1 0\n        1 0 1 0\n        2 1 0 2"
+    );
+    assert_eq!(ConfusionMatrix::new(2).accuracy(), 0.0);
+}
+
+#[test]
+fn argmax_picks_the_largest_output_and_never_a_nan() {
+    let out = OMatrix::<f32, Const<3>, Dyn>::from_column_slice(&[
+        0.1,
+        0.7,
+        0.2, //
+        0.5,
+        0.5,
+        0.0, // a tie goes to the first
+        f32::NAN,
+        0.1,
+        0.3,
+    ]);
+    assert_eq!(argmax_columns(&out).collect::<Vec<_>>(), [1, 0, 2]);
+}
+
+#[test]
+fn evaluate_counts_every_sample_once_whatever_the_batch_size() {
+    type Net = net![Dense<2, 3>, Softmax];
+    let net = Net::random(&mut StdRng::seed_from_u64(0));
+    let data = toy();
+    let whole = evaluate::<Net, f32, 2, 3>(&net, &data, 100).unwrap();
+    for batch in [1, 3, 7] {
+        assert_eq!(
+            evaluate::<Net, f32, 2, 3>(&net, &data, batch).unwrap(),
+            whole
+        );
+    }
+    assert_eq!(whole.total(), 10);
+    // labels beyond the network's classes are an error, not a panic
+    let bad = Dataset::new("bad", 2, vec![0; 4], vec![0, 5]).unwrap();
+    assert!(evaluate::<Net, f32, 2, 3>(&net, &bad, 2).is_err());
+}
