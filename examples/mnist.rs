@@ -186,8 +186,8 @@ fn load(dir: Option<&Path>) -> Result<(Dataset, Dataset), Box<dyn Error>> {
 /// The optimizers the command line can choose, as one type.
 enum Choice<N> {
     Sgd(Sgd),
-    Momentum(Momentum<N>),
-    Adam(Adam<N>),
+    Momentum(Momentum<N, Box<N>>),
+    Adam(Adam<N, Box<N>>),
 }
 
 impl<N: Params<f32>> Optimizer<N, f32> for Choice<N> {

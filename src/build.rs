@@ -34,14 +34,14 @@ where
 
 /// A network whose parameters are all zero, built directly on the heap: the parameters never
 /// pass through the stack, so networks far larger than a thread's stack can be built.
-#[cfg(feature = "std")]
-pub fn zeros_boxed<N: bytemuck::Zeroable>() -> std::boxed::Box<N> {
+#[cfg(feature = "alloc")]
+pub fn zeros_boxed<N: bytemuck::Zeroable>() -> alloc::boxed::Box<N> {
     bytemuck::zeroed_box()
 }
 
 /// A network with weights drawn by `init` and zero biases, built directly on the heap.
-#[cfg(feature = "std")]
-pub fn random_boxed_with<N, T, R>(rng: &mut R, init: Init) -> std::boxed::Box<N>
+#[cfg(feature = "alloc")]
+pub fn random_boxed_with<N, T, R>(rng: &mut R, init: Init) -> alloc::boxed::Box<N>
 where
     N: Params<T> + bytemuck::Zeroable,
     T: Float,

@@ -95,8 +95,8 @@ macro_rules! network_inherent_methods {
 
             /// [`zeros`](Self::zeros), built directly on the heap: the parameters never pass
             /// through the stack, so networks far larger than a thread's stack can be built.
-            #[cfg(feature = "std")]
-            pub fn zeros_boxed() -> std::boxed::Box<Self>
+            #[cfg(feature = "alloc")]
+            pub fn zeros_boxed() -> alloc::boxed::Box<Self>
             where
                 Self: $crate::Network
                     + $crate::Layer<<Self as $crate::Network>::Input>
@@ -107,8 +107,8 @@ macro_rules! network_inherent_methods {
             }
 
             /// [`random`](Self::random), built directly on the heap.
-            #[cfg(feature = "std")]
-            pub fn random_boxed<R: rand::Rng + ?Sized>(rng: &mut R) -> std::boxed::Box<Self>
+            #[cfg(feature = "alloc")]
+            pub fn random_boxed<R: rand::Rng + ?Sized>(rng: &mut R) -> alloc::boxed::Box<Self>
             where
                 Self: $crate::Network
                     + $crate::Layer<<Self as $crate::Network>::Input>
@@ -119,11 +119,11 @@ macro_rules! network_inherent_methods {
             }
 
             /// [`random_with`](Self::random_with), built directly on the heap.
-            #[cfg(feature = "std")]
+            #[cfg(feature = "alloc")]
             pub fn random_boxed_with<R: rand::Rng + ?Sized>(
                 rng: &mut R,
                 init: $crate::Init,
-            ) -> std::boxed::Box<Self>
+            ) -> alloc::boxed::Box<Self>
             where
                 Self: $crate::Network
                     + $crate::Layer<<Self as $crate::Network>::Input>

@@ -34,7 +34,7 @@ use crate::{Error, Float, Optimizer, Params};
 /// assert_eq!(net.b[0], 0.0); // zero gradient, no move
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct Adam<N, S = Box<N>> {
+pub struct Adam<N, S> {
     lr: f64,
     beta1: f64,
     beta2: f64,
@@ -46,7 +46,8 @@ pub struct Adam<N, S = Box<N>> {
     network: PhantomData<fn(N)>,
 }
 
-impl<N: bytemuck::Zeroable> Adam<N> {
+#[cfg(feature = "alloc")]
+impl<N: bytemuck::Zeroable> Adam<N, alloc::boxed::Box<N>> {
     /// Adam with learning rate `lr` and the default betas and epsilon; the moments are kept on
     /// the heap.
     ///

@@ -30,7 +30,7 @@ use crate::{Error, Float, Optimizer, Params};
 /// assert!((net.b[0] - 0.72).abs() < 1e-15);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct Momentum<N, S = Box<N>> {
+pub struct Momentum<N, S> {
     lr: f64,
     momentum: f64,
     nesterov: bool,
@@ -39,7 +39,8 @@ pub struct Momentum<N, S = Box<N>> {
     network: PhantomData<fn(N)>,
 }
 
-impl<N: bytemuck::Zeroable> Momentum<N> {
+#[cfg(feature = "alloc")]
+impl<N: bytemuck::Zeroable> Momentum<N, alloc::boxed::Box<N>> {
     /// Heavy-ball momentum `momentum` with learning rate `lr`; the velocity, zero at first,
     /// is kept on the heap.
     ///

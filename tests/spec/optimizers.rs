@@ -22,7 +22,8 @@ fn sgd_with_weight_decay_matches_a_hand_computed_step() {
         .update(&mut net, &grad);
     // θ - lr (g + wd θ)
     assert_close(net.w[0], 2.0 - 0.1 * (0.5 + 0.01 * 2.0), 1e-15);
-    assert_close(net.b[0], -1.0 - 0.1 * (0.25 + 0.01 * -1.0), 1e-15);
+    let (b, wd) = (-1.0, 0.01);
+    assert_close(net.b[0], b - 0.1 * (0.25 + wd * b), 1e-15);
 }
 
 #[test]
@@ -143,11 +144,11 @@ fn hyperparameters_out_of_range_are_refused_with_their_name() {
                 ..
             })
         ));
-        assert!(Momentum::<Line>::try_new(lr, 0.9).is_err());
-        assert!(Adam::<Line>::try_new(lr).is_err());
+        assert!(Momentum::<Line, Box<Line>>::try_new(lr, 0.9).is_err());
+        assert!(Adam::<Line, Box<Line>>::try_new(lr).is_err());
     }
     for mu in [-0.1, 1.0, f64::NAN] {
-        let err = Momentum::<Line>::try_new(0.1, mu).unwrap_err();
+        let err = Momentum::<Line, Box<Line>>::try_new(0.1, mu).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -159,7 +160,7 @@ fn hyperparameters_out_of_range_are_refused_with_their_name() {
             "{err}"
         );
     }
-    let mut opt = Adam::<Line>::new(0.1);
+    let mut opt = Adam::<Line, Box<Line>>::new(0.1);
     let err = Optimizer::<Line, f64>::set_learning_rate(&mut opt, 0.0).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -179,5 +180,5 @@ fn a_negative_weight_decay_panics_with_its_documented_message() {
 #[test]
 #[should_panic(expected = "invalid beta1 1: must be in [0, 1)")]
 fn a_beta_of_one_panics_with_its_documented_message() {
-    let _ = Adam::<Line>::new(0.1).with_betas(1.0, 0.999);
+    let _ = Adam::<Line, Box<Line>>::new(0.1).with_betas(1.0, 0.999);
 }
