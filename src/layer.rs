@@ -14,7 +14,7 @@
 ///
 /// A layer that cannot take `In` is a compile error, and the error says so:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use typenet::prelude::*;
 /// let net = <net![Dense<3, 4>, Sigmoid, Dense<5, 2>]>::zeros();
 /// // error[E0277]: shape mismatch: `Dense<5, 2>` cannot take `Matrix<f32, Const<4>, …>` as input

@@ -20,7 +20,7 @@ use crate::Float;
 ///
 /// A target whose width differs from the network's output is a compile error:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use typenet::prelude::*;
 /// let _ = Mse.loss(&SVector::<f32, 2>::zeros(), &SVector::<f32, 3>::zeros());
 /// // error[E0277]: shape mismatch: loss `Mse` cannot compare prediction `Matrix<f32, Const<2>, …>`
