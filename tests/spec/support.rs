@@ -2,17 +2,24 @@
 
 #![allow(dead_code)]
 
-/// Asserts that `actual` is within `tol` of `expected`, absolutely or relatively (whichever is
-/// larger). Written so that a NaN or an infinity on either side fails: the comparison is
-/// `diff <= bound`, which is false for NaN.
-#[track_caller]
-pub fn assert_close(actual: f64, expected: f64, tol: f64) {
+/// Why `actual` is not within `tol` of `expected` (absolutely, or relatively to `expected`,
+/// whichever is larger), or `None` if it is. Written so that a NaN or an infinity on either
+/// side is never close: the comparison is `diff <= bound`, which is false for NaN.
+fn not_close(actual: f64, expected: f64, tol: f64) -> Option<String> {
     let diff = (actual - expected).abs();
     let bound = tol * expected.abs().max(1.0);
-    assert!(
-        actual.is_finite() && expected.is_finite() && diff <= bound,
-        "expected {expected}, got {actual} (difference {diff:e}, tolerance {bound:e})"
-    );
+    let close = actual.is_finite() && expected.is_finite() && diff <= bound;
+    (!close).then(|| {
+        format!("expected {expected}, got {actual} (difference {diff:e}, tolerance {bound:e})")
+    })
+}
+
+/// Asserts that `actual` is within `tol` of `expected`; NaN and infinities always fail.
+#[track_caller]
+pub fn assert_close(actual: f64, expected: f64, tol: f64) {
+    if let Some(why) = not_close(actual, expected, tol) {
+        panic!("{why}");
+    }
 }
 
 /// [`assert_close`] element by element over two slices of equal length.
@@ -20,12 +27,9 @@ pub fn assert_close(actual: f64, expected: f64, tol: f64) {
 pub fn assert_all_close(actual: &[f64], expected: &[f64], tol: f64) {
     assert_eq!(actual.len(), expected.len(), "lengths differ");
     for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
-        let diff = (a - e).abs();
-        let bound = tol * e.abs().max(1.0);
-        assert!(
-            a.is_finite() && e.is_finite() && diff <= bound,
-            "element {i}: expected {e}, got {a} (difference {diff:e}, tolerance {bound:e})"
-        );
+        if let Some(why) = not_close(a, e, tol) {
+            panic!("element {i}: {why}");
+        }
     }
 }
 
