@@ -159,6 +159,26 @@ fn every_activation_after_a_dense_layer() {
 }
 
 #[test]
+fn cross_entropy_after_a_softmax_or_a_sigmoid_output_layer() {
+    check_all_batches::<_, _, 3, 4>(
+        &seeded(<net![Dense<3, 4, f64>, Softmax]>::random, 15),
+        &CrossEntropy,
+        Target::OneHot,
+    );
+    // independent per-output probabilities (multi-label), one-hot or soft targets
+    check_all_batches::<_, _, 3, 4>(
+        &seeded(<net![Dense<3, 4, f64>, Sigmoid]>::random, 16),
+        &CrossEntropy,
+        Target::OneHot,
+    );
+    check_all_batches::<_, _, 3, 4>(
+        &seeded(<net![Dense<3, 5, f64>, Tanh, Dense<5, 4, f64>, Sigmoid]>::random, 17),
+        &CrossEntropy,
+        Target::Soft,
+    );
+}
+
+#[test]
 fn chains_of_depth_one_to_eight() {
     type D1 = net![Dense<3, 2, f64>];
     type D2 = net![Dense<3, 5, f64>, Tanh, Dense<5, 2, f64>];
@@ -249,15 +269,31 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn backprop_agrees_for_any_seed_and_input(
+    fn backprop_agrees_for_any_seed_input_and_class(
         seed in any::<u64>(),
         x in proptest::collection::vec(-3.0f64..3.0, 6),
+        classes in proptest::collection::vec(0usize..3, 2),
     ) {
         type Net = net![Dense<3, 6, f64>, Tanh, Dense<6, 4, f64>, Sigmoid, Dense<4, 3, f64>];
         let net = Net::random(&mut StdRng::seed_from_u64(seed));
         let x = SMatrix::<f64, 3, 2>::from_column_slice(&x);
-        let y = SMatrix::<f64, 3, 2>::new(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+        let y = SMatrix::<f64, 3, 2>::from_fn(|r, c| (r == classes[c]) as u8 as f64);
         let report = gradcheck(&net, &SoftmaxCrossEntropy, &x, &y);
+        prop_assert!(report.max_rel_error() < TOL, "{}", report);
+    }
+
+    #[test]
+    fn backprop_agrees_for_any_dynamic_batch_and_soft_target(
+        seed in any::<u64>(),
+        columns in 1usize..6,
+        data_seed in any::<u64>(),
+    ) {
+        type Net = net![Dense<4, 5, f64>, Relu, Dense<5, 3, f64>, Softmax];
+        let net = Net::random_with(&mut StdRng::seed_from_u64(seed), Init::He);
+        let mut rng = StdRng::seed_from_u64(data_seed);
+        let x = matrix::<4, Dyn, _>(Dyn(columns), &mut rng);
+        let y = target::<3, Dyn, _>(Dyn(columns), Target::Soft, &mut rng);
+        let report = gradcheck(&net, &CrossEntropy, &x, &y);
         prop_assert!(report.max_rel_error() < TOL, "{}", report);
     }
 
