@@ -80,6 +80,14 @@ impl<T: Float, A: Params<T>, B: Params<T>> Params<T> for Chain<A, B> {
         B::write_signature(out)
     }
 
+    fn write_rust_value(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        out.write_str("::typenet::Chain::new(\n")?;
+        self.head.write_rust_value(out)?;
+        out.write_str(",\n")?;
+        self.tail.write_rust_value(out)?;
+        out.write_str(",\n)")
+    }
+
     fn tensors(&self) -> impl Iterator<Item = Tensor<'_, T>> {
         self.head
             .tensors()

@@ -145,6 +145,14 @@ impl<const I: usize, const O: usize, T: Float> Params<T> for Dense<I, O, T> {
         write!(out, "Dense<{I}, {O}, {}>", T::NAME)
     }
 
+    fn write_rust_value(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        out.write_str("::typenet::Dense::new(\n")?;
+        write_array_storage(out, self.w.as_slice(), O)?;
+        out.write_str(",\n")?;
+        write_array_storage(out, self.b.as_slice(), O)?;
+        out.write_str(",\n)")
+    }
+
     fn tensors(&self) -> impl Iterator<Item = Tensor<'_, T>> {
         let [w, b] = Self::infos();
         [
@@ -192,6 +200,23 @@ impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
         };
         [weight, bias]
     }
+}
+
+/// Writes `::typenet::nalgebra::Matrix::from_array_storage(ArrayStorage([[…]; C]))` for
+/// column-major `data` with `rows` rows, each value as its exact bits.
+fn write_array_storage<T: Float>(out: &mut dyn fmt::Write, data: &[T], rows: usize) -> fmt::Result {
+    out.write_str(
+        "::typenet::nalgebra::Matrix::from_array_storage(::typenet::nalgebra::ArrayStorage([",
+    )?;
+    for column in data.chunks(rows.max(1)) {
+        out.write_str("\n[")?;
+        for &v in column {
+            T::write_rust_literal(v, out)?;
+            out.write_str(",")?;
+        }
+        out.write_str("],")?;
+    }
+    out.write_str("]))")
 }
 
 impl<const I: usize, const O: usize, T: Float> Network for Dense<I, O, T> {

@@ -56,6 +56,7 @@
 extern crate alloc;
 
 pub mod activation;
+pub mod bake;
 pub mod build;
 mod chain;
 #[cfg(feature = "std")]

@@ -124,6 +124,14 @@ pub trait Params<T: Float> {
         out.write_str(core::any::type_name::<Self>())
     }
 
+    /// Writes a Rust constant expression that rebuilds exactly this value (bit for bit, no
+    /// parsing, no heap), with paths starting at `::typenet`; see [`bake`](crate::bake). The
+    /// default refuses (`Err(fmt::Error)`): a layer that can be baked says how.
+    fn write_rust_value(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        let _ = out;
+        Err(fmt::Error)
+    }
+
     /// The parameter tensors, in order.
     fn tensors(&self) -> impl Iterator<Item = Tensor<'_, T>>;
 

@@ -33,6 +33,9 @@ pub trait Float:
     fn as_f64(self) -> f64;
     /// Whether the value is NaN.
     fn is_nan(self) -> bool;
+    /// Writes a Rust constant expression for exactly this value, NaN payloads and the sign of
+    /// zero included: `f32::from_bits(0x3f800000)`.
+    fn write_rust_literal(self, out: &mut dyn core::fmt::Write) -> core::fmt::Result;
 }
 
 impl Float for f32 {
@@ -50,6 +53,9 @@ impl Float for f32 {
     fn is_nan(self) -> bool {
         Self::is_nan(self)
     }
+    fn write_rust_literal(self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        write!(out, "f32::from_bits({:#010x})", self.to_bits())
+    }
 }
 
 impl Float for f64 {
@@ -66,5 +72,8 @@ impl Float for f64 {
     #[inline]
     fn is_nan(self) -> bool {
         Self::is_nan(self)
+    }
+    fn write_rust_literal(self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        write!(out, "f64::from_bits({:#018x})", self.to_bits())
     }
 }

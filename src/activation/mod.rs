@@ -21,6 +21,9 @@ macro_rules! parameter_free_layer {
             fn write_signature(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
                 out.write_str(stringify!($name))
             }
+            fn write_rust_value(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+                out.write_str(concat!("::typenet::", stringify!($name)))
+            }
             fn tensors(&self) -> impl Iterator<Item = $crate::Tensor<'_, T>> {
                 core::iter::empty()
             }

@@ -1,5 +1,6 @@
 //! The behaviour of typenet, as one integration-test crate (see each module's doc).
 
+mod baked;
 mod big_networks;
 mod compile_fail;
 mod dataset;

@@ -1,0 +1,70 @@
+//! typenet with no `std` and no allocator: a trained network baked into the program runs, and
+//! a fresh network takes training steps, on the stack alone.
+//!
+//! Nothing here may pull in `std` (two `panic_handler`s would clash) or an allocator (there is
+//! no `#[global_allocator]`, so any heap use fails to link). It is built for the host, where
+//! the C runtime calls `main`; for a microcontroller see `docs/embedded.md`.
+//!
+//! Exit status: 0 when the baked network classifies XOR and training lowers the loss.
+
+#![no_std]
+#![no_main]
+
+use rand::{SeedableRng, rngs::StdRng};
+use typenet::optim::Adam;
+use typenet::prelude::*;
+
+include!("baked.rs");
+
+// On the host, the C library supplies `memcpy`/`memset` and the start-up code that calls
+// `main`; it allocates nothing unless asked. On a microcontroller, `compiler_builtins` supplies
+// the memory functions and the board's runtime crate the entry point (docs/embedded.md).
+#[cfg(target_os = "linux")]
+#[link(name = "c")]
+unsafe extern "C" {}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+/// Runs the baked XOR classifier; true if it gets all four cases right.
+fn baked_classifies_xor() -> bool {
+    let cases = [
+        ([0.0f32, 0.0], false),
+        ([0.0, 1.0], true),
+        ([1.0, 0.0], true),
+        ([1.0, 1.0], false),
+    ];
+    cases.iter().all(|&(x, expected)| {
+        let y = xor::NET.forward(&SVector::<f32, 2>::from(x));
+        (y[0] > 0.5) == expected
+    })
+}
+
+/// Trains a fresh network on a fixed batch for a few steps (SGD, then Adam with its state
+/// inside the optimizer); true if the loss went down.
+fn training_lowers_the_loss() -> bool {
+    type Net = net![Dense<2, 8>, Tanh, Dense<8, 1>, Sigmoid];
+    let mut net = Net::random(&mut StdRng::seed_from_u64(7));
+    let x = SMatrix::<f32, 2, 4>::new(0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0);
+    let y = SMatrix::<f32, 1, 4>::new(0.0, 1.0, 1.0, 0.0);
+    let mut sgd = Sgd::new(0.5);
+    let first = net.train_step(&mut sgd, &Mse, &x, &y);
+    for _ in 0..200 {
+        net.train_step(&mut sgd, &Mse, &x, &y);
+    }
+    let mut adam = Adam::<Net, Net>::new_inline(0.01);
+    let mut last = first;
+    for _ in 0..50 {
+        last = net.train_step(&mut adam, &Mse, &x, &y);
+    }
+    last < first
+}
+
+/// The entry point the C runtime calls.
+#[unsafe(no_mangle)]
+pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
+    let ok = baked_classifies_xor() && training_lowers_the_loss();
+    if ok { 0 } else { 1 }
+}

@@ -1,0 +1,55 @@
+//! A network baked into Rust source is the trained network, bit for bit: the file the `no_std`
+//! program includes is exactly what baking the trained network writes today, and its outputs
+//! equal the trained network's to the last bit.
+
+#[path = "../../examples/bake.rs"]
+mod example;
+
+include!("../../embedded/src/baked.rs");
+
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+use typenet::prelude::*;
+
+#[test]
+fn the_committed_baked_file_is_what_baking_the_trained_network_writes() {
+    let (_, source) = example::train();
+    let committed = std::fs::read_to_string(example::BAKED).unwrap();
+    assert!(
+        committed == source,
+        "embedded/src/baked.rs is stale: run `cargo run --release --example bake`"
+    );
+}
+
+#[test]
+fn the_baked_network_equals_the_trained_one_bit_for_bit() {
+    let (trained, _) = example::train();
+    assert!(xor::NET == trained, "parameters differ");
+    let (xs, _) = example::xor_data();
+    let mut rng = StdRng::seed_from_u64(99);
+    let more = (0..200)
+        .map(|_| SVector::<f32, 2>::new(rng.random_range(-3.0..3.0), rng.random_range(-3.0..3.0)));
+    for x in xs.into_iter().chain(more) {
+        let (a, b) = (xor::NET.forward(&x)[0], trained.forward(&x)[0]);
+        assert_eq!(a.to_bits(), b.to_bits(), "at {x:?}");
+    }
+    let batch = OMatrix::<f32, Const<2>, Dyn>::from_fn(64, |r, c| (r as f32 - c as f32) / 16.0);
+    let (a, b) = (xor::NET.forward(&batch), trained.forward(&batch));
+    assert!(
+        a.iter()
+            .zip(b.iter())
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
+}
+
+#[test]
+fn every_float_is_baked_exactly_including_signed_zero_and_nan() {
+    let mut layer = Dense::<2, 2, f64>::zeros();
+    layer.w[0] = -0.0;
+    layer.w[1] = f64::MIN_POSITIVE / 3.0; // subnormal
+    layer.w[2] = f64::from_bits(0x7ff8_0000_dead_beef); // a NaN with a payload
+    layer.b[1] = f64::MAX;
+    let source = typenet::bake::to_rust_module(&layer, "m").unwrap();
+    assert!(source.contains("f64::from_bits(0x8000000000000000)"));
+    assert!(source.contains("f64::from_bits(0x7ff80000deadbeef)"));
+    assert!(source.contains(&format!("f64::from_bits({:#018x})", f64::MAX.to_bits())));
+}
