@@ -1,11 +1,12 @@
 //! Trains a small classifier on the desktop and bakes it into Rust source for the `no_std`
-//! program in `embedded/`, which `include!`s it.
+//! program in `embedded/`, which `include!`s it; also writes it as a model-file blob, which the
+//! same program reads with `include_bytes!`.
 //!
 //! The classifier is XOR: `net![Dense<2, 8>, Tanh, Dense<8, 1>, Sigmoid]`, trained with SGD
 //! from a fixed seed, so the baked file is the same on every run.
 //!
 //! ```sh
-//! cargo run --release --example bake            # rewrites embedded/src/baked.rs
+//! cargo run --release --example bake   # rewrites embedded/src/baked.rs and xor.typenet
 //! ```
 
 use rand::{SeedableRng, rngs::StdRng};
@@ -13,8 +14,10 @@ use typenet::prelude::*;
 
 pub type Xor = net![Dense<2, 8>, Tanh, Dense<8, 1>, Sigmoid];
 
-/// Where the baked network goes.
+/// Where the baked network goes, as Rust source.
 pub const BAKED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/embedded/src/baked.rs");
+/// Where it goes as a model-file blob, for `include_bytes!`.
+pub const BLOB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/embedded/src/xor.typenet");
 
 /// The four XOR inputs and their targets.
 pub fn xor_data() -> ([SVector<f32, 2>; 4], [SVector<f32, 1>; 4]) {
@@ -45,6 +48,7 @@ fn main() {
         println!("{:?} -> {:.4}", x.as_slice(), net.forward(x)[0]);
     }
     std::fs::write(BAKED, &source).expect("embedded/src/baked.rs is writable");
+    std::fs::write(BLOB, typenet::model_file::to_bytes(&net)).expect("embedded/src/ is writable");
     println!(
         "baked {} parameters into {BAKED} ({} bytes of source)",
         net.param_count(),

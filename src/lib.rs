@@ -68,7 +68,6 @@ mod init;
 mod layer;
 pub mod loss;
 mod macros;
-#[cfg(feature = "std")]
 pub mod model_file;
 mod network;
 mod numerical;

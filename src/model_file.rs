@@ -1,5 +1,6 @@
-//! Model files (with the `std` feature): a network's parameters in a small, documented binary
-//! format that records what network they belong to.
+//! Model files: a network's parameters in a small, documented binary format that records what
+//! network they belong to. The same bytes serve as a file (`save`, `load`, with `std`) and as a
+//! blob compiled into a program without a heap (`include_bytes!` + [`decode_into`]).
 //!
 //! The format (all integers little-endian):
 //!
@@ -14,9 +15,29 @@
 //! | `P` × 4 or 8 | the parameters, in [`Params`] order (each tensor column-major) |
 //! | 8 | FNV-1a 64 checksum of every byte before it |
 
-use std::fmt;
-use std::io::Write;
-use std::path::Path;
+//!
+//! Without `std` or `alloc`: [`encoded_len`] and [`encode_into`] write the format into a byte
+//! slice, and [`decode_into`] checks a byte slice (magic, version, scalar, signature, length,
+//! checksum) before it writes a single parameter.
+//!
+//! ```
+//! use typenet::prelude::*;
+//! use typenet::model_file::{decode_into, encode_into, encoded_len, BlobError};
+//! type Net = net![Dense<2, 3>, Tanh, Dense<3, 1>];
+//! let mut net = Net::zeros();
+//! net.head.b[1] = 0.5;
+//! let mut buf = [0u8; 256];
+//! let n = encode_into(&net, &mut buf).unwrap();
+//! assert_eq!(n, encoded_len(&net));
+//! // in firmware: static BLOB: &[u8] = include_bytes!("net.typenet");
+//! let mut loaded = Net::zeros();
+//! decode_into(&mut loaded, &buf[..n]).unwrap();
+//! assert_eq!(loaded, net);
+//! let mut other = <net![Dense<2, 4>, Tanh, Dense<4, 1>]>::zeros();
+//! assert_eq!(decode_into(&mut other, &buf[..n]), Err(BlobError::SignatureMismatch));
+//! ```
+
+use core::fmt;
 
 use crate::{Float, Params};
 
@@ -24,8 +45,222 @@ const MAGIC: &[u8; 8] = b"TYPENET\0";
 /// The format version this crate writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Why bytes could not be decoded into a network (or a network encoded into a buffer). Needs
+/// neither `std` nor a heap; decoding never changes the network unless it succeeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BlobError {
+    /// The data does not start with `TYPENET\0`.
+    BadMagic,
+    /// A format version this crate does not know.
+    UnsupportedVersion(u32),
+    /// The data ends before the header or the parameters it announces.
+    Truncated,
+    /// The data goes on after the checksum.
+    TrailingBytes,
+    /// The checksum does not match: the data was damaged.
+    Corrupt,
+    /// The data holds parameters of another network type or scalar.
+    SignatureMismatch,
+    /// The buffer given to [`encode_into`] is too small.
+    BufferTooSmall {
+        /// The bytes needed ([`encoded_len`]).
+        needed: usize,
+    },
+}
+
+impl fmt::Display for BlobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BlobError::BadMagic => write!(f, "not a typenet model file (bad magic number)"),
+            BlobError::UnsupportedVersion(v) => write!(
+                f,
+                "model file format version {v} is not supported (this typenet reads version {FORMAT_VERSION})"
+            ),
+            BlobError::Truncated => write!(f, "model file is truncated"),
+            BlobError::TrailingBytes => write!(f, "model file has unexpected bytes at its end"),
+            BlobError::Corrupt => write!(f, "model file is corrupt (checksum mismatch)"),
+            BlobError::SignatureMismatch => {
+                write!(f, "model file holds a network of another type or scalar")
+            }
+            BlobError::BufferTooSmall { needed } => {
+                write!(
+                    f,
+                    "the buffer is too small for the model file ({needed} bytes needed)"
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for BlobError {}
+
+/// The length of the signature of `N`, in bytes.
+fn signature_len<N: Params<T> + ?Sized, T: Float>() -> usize {
+    struct Count(usize);
+    impl fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = N::write_signature(&mut c);
+    c.0
+}
+
+/// The number of bytes [`encode_into`] writes for `net`.
+pub fn encoded_len<N: Params<T> + ?Sized, T: Float>(net: &N) -> usize {
+    36 + signature_len::<N, T>() + net.param_count() * core::mem::size_of::<T>()
+}
+
+/// Writes `net` in the model file format into the start of `buf`; returns the number of bytes
+/// written, or [`BlobError::BufferTooSmall`].
+pub fn encode_into<N: Params<T> + ?Sized, T: Float>(
+    net: &N,
+    buf: &mut [u8],
+) -> Result<usize, BlobError> {
+    let needed = encoded_len(net);
+    if buf.len() < needed {
+        return Err(BlobError::BufferTooSmall { needed });
+    }
+    struct Cursor<'a> {
+        buf: &'a mut [u8],
+        at: usize,
+    }
+    impl Cursor<'_> {
+        fn put(&mut self, bytes: &[u8]) {
+            self.buf[self.at..self.at + bytes.len()].copy_from_slice(bytes);
+            self.at += bytes.len();
+        }
+    }
+    impl fmt::Write for Cursor<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.put(s.as_bytes());
+            Ok(())
+        }
+    }
+    let size = core::mem::size_of::<T>();
+    let mut c = Cursor { buf, at: 0 };
+    c.put(MAGIC);
+    c.put(&FORMAT_VERSION.to_le_bytes());
+    c.put(&(size as u32).to_le_bytes());
+    c.put(&(signature_len::<N, T>() as u32).to_le_bytes());
+    N::write_signature(&mut c).map_err(|_| BlobError::BufferTooSmall { needed })?;
+    c.put(&(net.param_count() as u64).to_le_bytes());
+    for t in net.tensors() {
+        for &v in t.data {
+            if size == 4 {
+                c.put(&(v.as_f64() as f32).to_le_bytes());
+            } else {
+                c.put(&v.as_f64().to_le_bytes());
+            }
+        }
+    }
+    let checksum = fnv1a(&c.buf[..c.at]);
+    c.put(&checksum.to_le_bytes());
+    Ok(c.at)
+}
+
+/// The parts of well-formed model-file bytes (magic, version, length and checksum checked).
+struct Parsed<'a> {
+    scalar_size: usize,
+    signature: &'a [u8],
+    count: u64,
+    body: &'a [u8],
+}
+
+fn parse(bytes: &[u8]) -> Result<Parsed<'_>, BlobError> {
+    let mut r = Reader { bytes, at: 0 };
+    if r.take(8)? != MAGIC {
+        return Err(BlobError::BadMagic);
+    }
+    let version = r.u32()?;
+    if version != FORMAT_VERSION {
+        return Err(BlobError::UnsupportedVersion(version));
+    }
+    let scalar_size = r.u32()? as usize;
+    let sig_len = r.u32()? as usize;
+    let signature = r.take(sig_len)?;
+    let count = r.u64()?;
+    let body_len = usize::try_from(count)
+        .ok()
+        .and_then(|c| c.checked_mul(scalar_size))
+        .ok_or(BlobError::Truncated)?;
+    let body = r.take(body_len)?;
+    let stored = r.u64()?;
+    if r.at != bytes.len() {
+        return Err(BlobError::TrailingBytes);
+    }
+    if fnv1a(&bytes[..bytes.len() - 8]) != stored {
+        return Err(BlobError::Corrupt);
+    }
+    Ok(Parsed {
+        scalar_size,
+        signature,
+        count,
+        body,
+    })
+}
+
+/// Whether `N`'s signature is exactly `bytes`, compared as it is written: no allocation.
+fn signature_is<N: Params<T> + ?Sized, T: Float>(bytes: &[u8]) -> bool {
+    struct Compare<'a> {
+        rest: &'a [u8],
+        same: bool,
+    }
+    impl fmt::Write for Compare<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            match self.rest.strip_prefix(s.as_bytes()) {
+                Some(rest) => self.rest = rest,
+                None => self.same = false,
+            }
+            Ok(())
+        }
+    }
+    let mut c = Compare {
+        rest: bytes,
+        same: true,
+    };
+    N::write_signature(&mut c).is_ok() && c.same && c.rest.is_empty()
+}
+
+/// Reads the parameters of `net` from model-file bytes (a file read into memory, or a blob
+/// from `include_bytes!`). Everything is checked — magic, version, scalar, signature, length
+/// and checksum — before the first parameter is written, so on error `net` is unchanged. Needs
+/// neither `std` nor a heap.
+pub fn decode_into<N: Params<T> + ?Sized, T: Float>(
+    net: &mut N,
+    bytes: &[u8],
+) -> Result<(), BlobError> {
+    let parsed = parse(bytes)?;
+    let size = core::mem::size_of::<T>();
+    if parsed.scalar_size != size
+        || !signature_is::<N, T>(parsed.signature)
+        || parsed.count != net.param_count() as u64
+    {
+        return Err(BlobError::SignatureMismatch);
+    }
+    let mut values = parsed.body.chunks_exact(size).map(|b| {
+        let mut a = [0u8; 8];
+        a[..size].copy_from_slice(b);
+        if size == 4 {
+            T::of_f64(f32::from_le_bytes([a[0], a[1], a[2], a[3]]) as f64)
+        } else {
+            T::of_f64(f64::from_le_bytes(a))
+        }
+    });
+    for t in net.tensors_mut() {
+        for (p, v) in t.data.iter_mut().zip(values.by_ref()) {
+            *p = v;
+        }
+    }
+    Ok(())
+}
+
 /// Why a model file could not be read or written. Loading never changes the network unless
 /// it succeeds.
+#[cfg(feature = "std")]
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ModelError {
@@ -50,6 +285,7 @@ pub enum ModelError {
     },
 }
 
+#[cfg(feature = "std")]
 impl fmt::Display for ModelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -70,11 +306,38 @@ impl fmt::Display for ModelError {
     }
 }
 
+#[cfg(feature = "std")]
 impl std::error::Error for ModelError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ModelError::Io(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl ModelError {
+    /// The error of decoding `bytes` into a network of type `N`, with both signatures spelt
+    /// out when they differ.
+    fn of<N: Params<T> + ?Sized, T: Float>(e: BlobError, bytes: &[u8]) -> Self {
+        match e {
+            BlobError::BadMagic => ModelError::BadMagic,
+            BlobError::UnsupportedVersion(v) => ModelError::UnsupportedVersion(v),
+            BlobError::Truncated | BlobError::BufferTooSmall { .. } => ModelError::Truncated,
+            BlobError::TrailingBytes => ModelError::TrailingBytes,
+            BlobError::Corrupt => ModelError::Corrupt,
+            BlobError::SignatureMismatch => {
+                let parsed = parse(bytes).expect("a signature mismatch is found after parsing");
+                let mut file = String::from_utf8_lossy(parsed.signature).into_owned();
+                if parsed.scalar_size != core::mem::size_of::<T>() {
+                    file = format!("{file} ({}-byte scalars)", parsed.scalar_size);
+                }
+                ModelError::SignatureMismatch {
+                    file,
+                    expected: signature::<N, T>(),
+                }
+            }
         }
     }
 }
@@ -88,46 +351,29 @@ impl std::error::Error for ModelError {
 /// type Net = net![Dense<784, 100>, Relu, Dense<100, 10>];
 /// assert_eq!(signature::<Net, f32>(), "Dense<784, 100, f32>, Relu, Dense<100, 10, f32>");
 /// ```
-pub fn signature<N: Params<T> + ?Sized, T: Float>() -> String {
-    let mut s = String::new();
+#[cfg(feature = "alloc")]
+pub fn signature<N: Params<T> + ?Sized, T: Float>() -> alloc::string::String {
+    let mut s = alloc::string::String::new();
     N::write_signature(&mut s).expect("writing to a String cannot fail");
     s
 }
 
 /// The model file of `net`, as bytes.
-pub fn to_bytes<N: Params<T> + ?Sized, T: Float>(net: &N) -> Vec<u8> {
-    let sig = signature::<N, T>();
-    let count = net.param_count();
-    let size = core::mem::size_of::<T>();
-    let mut out = Vec::with_capacity(36 + sig.len() + count * size);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&(size as u32).to_le_bytes());
-    out.extend_from_slice(&(sig.len() as u32).to_le_bytes());
-    out.extend_from_slice(sig.as_bytes());
-    out.extend_from_slice(&(count as u64).to_le_bytes());
-    for t in net.tensors() {
-        for &v in t.data {
-            if size == 4 {
-                out.extend_from_slice(&(v.as_f64() as f32).to_le_bytes());
-            } else {
-                out.extend_from_slice(&v.as_f64().to_le_bytes());
-            }
-        }
-    }
-    let checksum = fnv1a(&out);
-    out.extend_from_slice(&checksum.to_le_bytes());
+#[cfg(feature = "alloc")]
+pub fn to_bytes<N: Params<T> + ?Sized, T: Float>(net: &N) -> alloc::vec::Vec<u8> {
+    let mut out = alloc::vec![0u8; encoded_len(net)];
+    let n = encode_into(net, &mut out).expect("the buffer has the encoded length");
+    out.truncate(n);
     out
 }
 
-/// Reads the parameters of `net` from a model file's bytes. Everything is checked — magic,
-/// version, signature (layers, widths and scalar), length and checksum — before the first
-/// parameter is written, so on error `net` is unchanged.
+/// Reads the parameters of `net` from a model file's bytes, as [`decode_into`] does, with an
+/// error that names both signatures when they differ. On error `net` is unchanged.
 ///
 /// ```
 /// use rand::{rngs::StdRng, SeedableRng};
 /// use typenet::prelude::*;
-/// use typenet::model_file::{from_bytes, to_bytes, ModelError};
+/// use typenet::model_file::{from_bytes, to_bytes};
 /// type Net = net![Dense<3, 4>, Tanh, Dense<4, 2>];
 /// let net = Net::random(&mut StdRng::seed_from_u64(1));
 /// let bytes = to_bytes(&net);
@@ -143,75 +389,28 @@ pub fn to_bytes<N: Params<T> + ?Sized, T: Float>(net: &N) -> Vec<u8> {
 ///      not [Dense<3, 5, f32>, Tanh, Dense<5, 2, f32>]"
 /// );
 /// ```
+#[cfg(feature = "std")]
 pub fn from_bytes<N: Params<T> + ?Sized, T: Float>(
     net: &mut N,
     bytes: &[u8],
 ) -> Result<(), ModelError> {
-    let mut r = Reader { bytes, at: 0 };
-    if r.take(8)? != MAGIC {
-        return Err(ModelError::BadMagic);
-    }
-    let version = r.u32()?;
-    if version != FORMAT_VERSION {
-        return Err(ModelError::UnsupportedVersion(version));
-    }
-    let size = r.u32()? as usize;
-    let sig_len = r.u32()? as usize;
-    let sig = r.take(sig_len)?;
-    let count = r.u64()?;
-    let body_len = usize::try_from(count)
-        .ok()
-        .and_then(|c| c.checked_mul(size))
-        .ok_or(ModelError::Truncated)?;
-    let body = r.take(body_len)?;
-    let stored = r.u64()?;
-    if r.at != bytes.len() {
-        return Err(ModelError::TrailingBytes);
-    }
-    if fnv1a(&bytes[..bytes.len() - 8]) != stored {
-        return Err(ModelError::Corrupt);
-    }
-    let expected = signature::<N, T>();
-    let file_sig = String::from_utf8_lossy(sig);
-    if file_sig != expected
-        || size != core::mem::size_of::<T>()
-        || count != net.param_count() as u64
-    {
-        let file = if size == core::mem::size_of::<T>() {
-            file_sig.into_owned()
-        } else {
-            format!("{file_sig} ({size}-byte scalars)")
-        };
-        return Err(ModelError::SignatureMismatch { file, expected });
-    }
-    // Everything checked: copy.
-    let mut values = body.chunks_exact(size).map(|b| {
-        if size == 4 {
-            T::of_f64(f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64)
-        } else {
-            T::of_f64(f64::from_le_bytes(b.try_into().expect("8 bytes")))
-        }
-    });
-    for t in net.tensors_mut() {
-        for (p, v) in t.data.iter_mut().zip(values.by_ref()) {
-            *p = v;
-        }
-    }
-    Ok(())
+    decode_into(net, bytes).map_err(|e| ModelError::of::<N, T>(e, bytes))
 }
 
 /// Saves `net` to `path` atomically: the file is written under a temporary name in the same
 /// directory and renamed over `path` only when complete, so a crash never leaves a partial
 /// model file behind.
+#[cfg(feature = "std")]
 pub fn save<N: Params<T> + ?Sized, T: Float>(
     net: &N,
-    path: impl AsRef<Path>,
+    path: impl AsRef<std::path::Path>,
 ) -> Result<(), ModelError> {
     let path = path.as_ref();
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(format!(".tmp-{}", std::process::id()));
     let tmp = path.with_file_name(tmp_name);
     let write = || -> std::io::Result<()> {
+        use std::io::Write;
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(&to_bytes(net))?;
         file.sync_all()?;
@@ -224,9 +423,10 @@ pub fn save<N: Params<T> + ?Sized, T: Float>(
 }
 
 /// Loads the parameters of `net` from the model file at `path`; on error `net` is unchanged.
+#[cfg(feature = "std")]
 pub fn load<N: Params<T> + ?Sized, T: Float>(
     net: &mut N,
-    path: impl AsRef<Path>,
+    path: impl AsRef<std::path::Path>,
 ) -> Result<(), ModelError> {
     let bytes = std::fs::read(path).map_err(ModelError::Io)?;
     from_bytes(net, &bytes)
@@ -238,21 +438,21 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], ModelError> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], BlobError> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or(ModelError::Truncated)?;
+        let end = end.ok_or(BlobError::Truncated)?;
         let slice = &self.bytes[self.at..end];
         self.at = end;
         Ok(slice)
     }
 
-    fn u32(&mut self) -> Result<u32, ModelError> {
+    fn u32(&mut self) -> Result<u32, BlobError> {
         Ok(u32::from_le_bytes(
             self.take(4)?.try_into().expect("4 bytes"),
         ))
     }
 
-    fn u64(&mut self) -> Result<u64, ModelError> {
+    fn u64(&mut self) -> Result<u64, BlobError> {
         Ok(u64::from_le_bytes(
             self.take(8)?.try_into().expect("8 bytes"),
         ))

@@ -5,7 +5,8 @@
 //! no `#[global_allocator]`, so any heap use fails to link). It is built for the host, where
 //! the C runtime calls `main`; for a microcontroller see `docs/embedded.md`.
 //!
-//! Exit status: 0 when the baked network classifies XOR and training lowers the loss.
+//! Exit status: 0 when the baked network classifies XOR, the blob decodes to the same network,
+//! and training lowers the loss.
 
 #![no_std]
 #![no_main]
@@ -42,6 +43,21 @@ fn baked_classifies_xor() -> bool {
     })
 }
 
+/// The same network as a model-file blob compiled in: decoded onto the stack, checked against
+/// its type's signature, it must compute what the baked static computes, bit for bit.
+fn blob_equals_baked() -> bool {
+    static BLOB: &[u8] = include_bytes!("xor.typenet");
+    let mut net = xor::Net::zeros();
+    if typenet::model_file::decode_into(&mut net, BLOB).is_err() {
+        return false;
+    }
+    let x = SMatrix::<f32, 2, 4>::new(0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0);
+    let (a, b) = (net.forward(&x), xor::NET.forward(&x));
+    a.iter()
+        .zip(b.iter())
+        .all(|(a, b)| a.to_bits() == b.to_bits())
+}
+
 /// Trains a fresh network on a fixed batch for a few steps (SGD, then Adam with its state
 /// inside the optimizer); true if the loss went down.
 fn training_lowers_the_loss() -> bool {
@@ -65,6 +81,6 @@ fn training_lowers_the_loss() -> bool {
 /// The entry point the C runtime calls.
 #[unsafe(no_mangle)]
 pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
-    let ok = baked_classifies_xor() && training_lowers_the_loss();
+    let ok = baked_classifies_xor() && blob_equals_baked() && training_lowers_the_loss();
     if ok { 0 } else { 1 }
 }

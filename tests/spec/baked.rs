@@ -21,6 +21,19 @@ fn the_committed_baked_file_is_what_baking_the_trained_network_writes() {
 }
 
 #[test]
+fn the_committed_blob_is_the_trained_network_in_the_model_file_format() {
+    let (trained, _) = example::train();
+    let committed = std::fs::read(example::BLOB).unwrap();
+    assert!(
+        committed == typenet::model_file::to_bytes(&trained),
+        "embedded/src/xor.typenet is stale"
+    );
+    let mut net = xor::Net::zeros();
+    typenet::model_file::decode_into(&mut net, &committed).unwrap();
+    assert!(net == trained);
+}
+
+#[test]
 fn the_baked_network_equals_the_trained_one_bit_for_bit() {
     let (trained, _) = example::train();
     assert!(xor::NET == trained, "parameters differ");
