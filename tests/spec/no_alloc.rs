@@ -98,12 +98,41 @@ fn a_single_sample_training_step_allocates_nothing() {
     assert!(losses.1 < losses.0, "it trains: {losses:?}");
 }
 
+/// A fixed batch of 8 samples, on the stack, and one-hot targets.
+fn fixed_batch() -> (SMatrix<f32, 10, 8>, SMatrix<f32, 4, 8>) {
+    let x = SMatrix::<f32, 10, 8>::from_fn(|r, c| ((r + 3 * c) % 5) as f32 / 5.0);
+    let y = SMatrix::<f32, 4, 8>::from_fn(|r, c| (r == c % 4) as u8 as f32);
+    (x, y)
+}
+
+#[test]
+fn a_fixed_batch_forward_allocates_nothing() {
+    let net = Net::random(&mut StdRng::seed_from_u64(5));
+    let (x, _) = fixed_batch();
+    let (y, n) = allocations(|| net.forward(&x));
+    assert_eq!(n, 0);
+    assert!(y.column_iter().all(|c| (c.sum() - 1.0).abs() < 1e-5));
+}
+
+#[test]
+fn a_fixed_batch_forward_and_backward_allocate_nothing() {
+    let net = Net::random(&mut StdRng::seed_from_u64(6));
+    let mut grad = Net::zeros();
+    let (x, y) = fixed_batch();
+    let (dx, n) = allocations(|| {
+        let (out, cache) = net.forward_train(x);
+        net.backward(cache, out - y, &mut grad)
+    });
+    assert_eq!(n, 0);
+    assert!(dx.iter().all(|v| v.is_finite()));
+    assert!(grad.tensors().any(|t| t.data.iter().any(|&g| g != 0.0)));
+}
+
 #[test]
 fn a_fixed_batch_training_step_allocates_nothing() {
     let mut net = Net::random(&mut StdRng::seed_from_u64(3));
     let mut opt = Sgd::new(0.1);
-    let x = SMatrix::<f32, 10, 8>::from_fn(|r, c| ((r + 3 * c) % 5) as f32 / 5.0);
-    let y = SMatrix::<f32, 4, 8>::from_fn(|r, c| (r == c % 4) as u8 as f32);
+    let (x, y) = fixed_batch();
     let (loss, n) = allocations(|| net.train_step(&mut opt, &SoftmaxCrossEntropy, &x, &y));
     assert_eq!(n, 0);
     assert!(loss.is_finite());

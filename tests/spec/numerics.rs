@@ -163,6 +163,35 @@ fn the_seeds_mean_squared_error_is_0_0195() {
 }
 
 #[test]
+fn the_squared_error_conventions_follow_their_formulas_on_a_batch() {
+    // n = 3 outputs, B = 2 samples, s = Σ (p - y)² over the whole batch:
+    // Mse = s / nB with gradient 2(p - y) / nB, Sse = s / B with 2(p - y) / B,
+    // HalfSse = s / 2B with (p - y) / B.
+    let p = SMatrix::<f64, 3, 2>::new(0.5, -1.0, 2.0, 0.25, 3.0, 0.0);
+    let y = SMatrix::<f64, 3, 2>::new(1.0, 0.0, 0.0, 0.5, 1.0, -1.0);
+    let diff = p - y;
+    let (s, n, b) = (diff.norm_squared(), 3.0, 2.0);
+    let expected = |loss: f64, slope: f64| (loss, diff * slope);
+    for ((loss, grad), (want_loss, want_grad)) in [
+        (
+            Mse.loss_and_gradient(p, &y),
+            expected(s / (n * b), 2.0 / (n * b)),
+        ),
+        (Sse.loss_and_gradient(p, &y), expected(s / b, 2.0 / b)),
+        (
+            HalfSse.loss_and_gradient(p, &y),
+            expected(s / (2.0 * b), 1.0 / b),
+        ),
+    ] {
+        assert_close(loss, want_loss, 1e-14);
+        assert_all_close(grad.as_slice(), want_grad.as_slice(), 1e-14);
+    }
+    // so half-SSE is half of SSE, and MSE is SSE over the number of outputs
+    assert_close(HalfSse.loss(&p, &y), Sse.loss(&p, &y) / 2.0, 1e-15);
+    assert_close(Mse.loss(&p, &y), Sse.loss(&p, &y) / n, 1e-15);
+}
+
+#[test]
 fn the_seeds_cross_entropy_is_minus_ln_0_6_with_the_guard() {
     let (p, t) = seed_prediction();
     assert_close(CrossEntropy.loss(&p, &t), 0.510825457099338, 1e-12);

@@ -124,6 +124,60 @@ fn sgd_new_panics_on_a_nan_learning_rate_with_the_documented_message() {
 }
 
 #[test]
+#[should_panic(expected = "invalid learning rate -0.5: must be finite and positive")]
+fn sgd_new_panics_on_a_negative_learning_rate_with_the_documented_message() {
+    let _ = Sgd::new(-0.5);
+}
+
+#[test]
+#[should_panic(expected = "invalid learning rate inf: must be finite and positive")]
+fn sgd_new_panics_on_an_infinite_learning_rate_with_the_documented_message() {
+    let _ = Sgd::new(f64::INFINITY);
+}
+
+/// `y = w·x + b` with `w = [0.5, -0.25]`, `b = 0.1`.
+fn line() -> Dense<2, 1, f64> {
+    Dense::new(
+        SMatrix::<f64, 1, 2>::new(0.5, -0.25),
+        SVector::<f64, 1>::new(0.1),
+    )
+}
+
+#[test]
+fn an_sgd_step_on_one_sample_matches_the_hand_computed_step() {
+    // x = [2, 4], y = 1: prediction 1 - 1 + 0.1 = 0.1, MSE (0.1 - 1)² = 0.81,
+    // dL/dpred = 2 (0.1 - 1) = -1.8, dL/dw = -1.8 x = [-3.6, -7.2], dL/db = -1.8.
+    // With lr 0.1: w = [0.5 + 0.36, -0.25 + 0.72] = [0.86, 0.47], b = 0.1 + 0.18 = 0.28.
+    let mut net = line();
+    let x = SVector::<f64, 2>::new(2.0, 4.0);
+    let loss = net.train_step(&mut Sgd::new(0.1), &Mse, &x, &SVector::<f64, 1>::new(1.0));
+    assert_close(loss, 0.81, 1e-14);
+    assert_all_close(net.w.as_slice(), &[0.86, 0.47], 1e-14);
+    assert_close(net.b[0], 0.28, 1e-14);
+}
+
+#[test]
+fn an_sgd_step_on_a_batch_matches_the_hand_computed_step_with_its_mean() {
+    // Samples x₁ = [2, 4], y₁ = 1 (prediction 0.1) and x₂ = [1, 0], y₂ = 0 (prediction 0.6).
+    // HalfSse = (½·0.81 + ½·0.36) / 2 = 0.2925; dL/dpred = (p - y) / 2 = [-0.45, 0.3];
+    // dL/dw = -0.45 [2, 4] + 0.3 [1, 0] = [-0.6, -1.8], dL/db = -0.15.
+    // With lr 0.1: w = [0.56, -0.07], b = 0.115.
+    let mut net = line();
+    let x = SMatrix::<f64, 2, 2>::new(2.0, 1.0, 4.0, 0.0);
+    let y = SMatrix::<f64, 1, 2>::new(1.0, 0.0);
+    let loss = net.train_step(&mut Sgd::new(0.1), &HalfSse, &x, &y);
+    assert_close(loss, 0.2925, 1e-14);
+    assert_all_close(net.w.as_slice(), &[0.56, -0.07], 1e-14);
+    assert_close(net.b[0], 0.115, 1e-14);
+    // the same batch as Dyn takes the same step
+    let mut dynamic = line();
+    let xd = OMatrix::<f64, Const<2>, Dyn>::from_column_slice(x.as_slice());
+    let yd = OMatrix::<f64, Const<1>, Dyn>::from_column_slice(y.as_slice());
+    let loss_d = dynamic.train_step(&mut Sgd::new(0.1), &HalfSse, &xd, &yd);
+    assert_eq!((loss_d, &dynamic), (loss, &net));
+}
+
+#[test]
 fn an_sgd_step_is_theta_minus_lr_times_the_gradient() {
     let mut net =
         <net![Dense<2, 2, f64>, Sigmoid, Dense<2, 1, f64>]>::random(&mut StdRng::seed_from_u64(2));
@@ -221,6 +275,13 @@ fn xavier_stays_within_its_bound_and_he_has_its_variance() {
     let bound = (6.0f64 / 300.0).sqrt();
     assert!(xavier.w.iter().all(|w| w.abs() <= bound));
     assert!(xavier.w.amax() > 0.9 * bound, "uses the whole range");
+    // U(-a, a) has variance a² / 3
+    let var = xavier.w.iter().map(|w| w * w).sum::<f64>() / xavier.w.len() as f64;
+    assert!(
+        (var / (bound * bound / 3.0) - 1.0).abs() < 0.05,
+        "variance {var}"
+    );
+    assert!(xavier.b.iter().all(|&b| b == 0.0));
     let he = Dense::<200, 100, f64>::random_with(&mut rng, Init::He);
     let var = he.w.iter().map(|w| w * w).sum::<f64>() / he.w.len() as f64;
     assert!((var / (2.0 / 200.0) - 1.0).abs() < 0.05, "variance {var}");

@@ -196,8 +196,14 @@ fn a_bias_gradient_averaged_over_the_batch_is_rejected_at_that_bias() {
     let (x, y) = batch();
     let mut net = Net::random(&mut rng(1));
     net.tail.tail.0 = Dense::random(&mut rng(2));
-    let worst = rejected(gradcheck(&net, &SoftmaxCrossEntropy, &x, &y));
+    let report = gradcheck(&net, &SoftmaxCrossEntropy, &x, &y);
+    let worst = rejected(report);
     assert_eq!(location_of(worst), (2, Role::Bias));
+    // and the message a user reads names it
+    assert!(
+        report.to_string().contains("layer 2 (Dense) bias"),
+        "{report}"
+    );
     // with one sample the mean is the sum: the slip hides, which is why batches are checked
     let x1 = x.column(0).into_owned();
     let y1 = y.column(0).into_owned();
@@ -260,7 +266,13 @@ fn a_missing_activation_derivative_is_rejected_before_it() {
 fn a_relu_leaking_gradient_below_zero_is_rejected() {
     type Net = net![Dense<4, 6, f64>, ReluLeakingGradient, Dense<6, 2, f64>];
     let (x, y) = batch();
-    rejected(gradcheck(&Net::random(&mut rng(10)), &Mse, &x, &y));
+    let worst = rejected(gradcheck(&Net::random(&mut rng(10)), &Mse, &x, &y));
+    // the layer after it is right; the error shows before it (layer 0's parameters, the input)
+    assert!(
+        !matches!(worst.location, Location::Param { tensor, .. } if tensor.layer == 2),
+        "{}",
+        worst.location
+    );
     let right = <net![Dense<4, 6, f64>, Relu, Dense<6, 2, f64>]>::random(&mut rng(10));
     assert!(gradcheck(&right, &Mse, &x, &y).max_rel_error() < 1e-6);
 }
