@@ -73,6 +73,8 @@ mod network;
 mod numerical;
 pub mod optim;
 mod params;
+#[cfg(feature = "std")]
+pub mod pytorch;
 mod scalar;
 mod train;
 

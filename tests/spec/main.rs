@@ -12,6 +12,7 @@ mod model_files;
 mod no_alloc;
 mod numerics;
 mod optimizers;
+mod pytorch_import;
 mod support;
 mod training;
 mod wrong_layers;
