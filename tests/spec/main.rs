@@ -5,6 +5,7 @@ mod big_networks;
 mod compile_fail;
 mod dataset;
 mod examples;
+mod footprint;
 mod gradcheck;
 mod idx;
 mod mnist;
