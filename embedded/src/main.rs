@@ -6,7 +6,7 @@
 //! the C runtime calls `main`; for a microcontroller see `docs/embedded.md`.
 //!
 //! Exit status: 0 when the baked network classifies XOR, the blob decodes to the same network,
-//! and training lowers the loss.
+//! training lowers the loss, and the finite-difference checker agrees with backprop.
 
 #![no_std]
 #![no_main]
@@ -79,6 +79,15 @@ fn training_lowers_the_loss() -> bool {
     last < first
 }
 
+/// The finite-difference checker, in f64 with libm's maths, agrees with backprop.
+fn checker_agrees() -> bool {
+    type Net = net![Dense<3, 4, f64>, Tanh, Dense<4, 2, f64>];
+    let net = Net::random(&mut StdRng::seed_from_u64(3));
+    let x = SMatrix::<f64, 3, 2>::new(0.1, -0.5, 0.3, 0.9, -0.2, 0.4);
+    let y = SMatrix::<f64, 2, 2>::new(1.0, 0.0, 0.0, 1.0);
+    gradcheck(&net, &SoftmaxCrossEntropy, &x, &y).max_rel_error() < 1e-6
+}
+
 /// One forward pass of the baked network (for measuring its stack).
 fn one_forward() -> bool {
     xor::NET.forward(&SVector::<f32, 2>::new(1.0, 0.0))[0] > 0.5
@@ -107,7 +116,12 @@ pub extern "C" fn main(argc: i32, _argv: *const *const u8) -> i32 {
         2 => one_forward(),
         3 => one_training_step(),
         4 => true,
-        _ => baked_classifies_xor() && blob_equals_baked() && training_lowers_the_loss(),
+        _ => {
+            baked_classifies_xor()
+                && blob_equals_baked()
+                && training_lowers_the_loss()
+                && checker_agrees()
+        }
     };
     if ok { 0 } else { 1 }
 }
