@@ -266,16 +266,9 @@ pub fn decode_into<N: Params<T> + ?Sized, T: Float>(
 pub enum ModelError {
     /// The file could not be read or written.
     Io(std::io::Error),
-    /// The data does not start with `TYPENET\0`: not a typenet model file.
-    BadMagic,
-    /// A format version this crate does not know.
-    UnsupportedVersion(u32),
-    /// The data ends before the header or the parameters it announces.
-    Truncated,
-    /// The data goes on after the checksum.
-    TrailingBytes,
-    /// The checksum does not match: the file was damaged.
-    Corrupt,
+    /// The bytes are not a well-formed model file (bad magic, unknown version, truncated,
+    /// trailing bytes, checksum mismatch).
+    Format(BlobError),
     /// The file holds parameters of another network type, or another scalar.
     SignatureMismatch {
         /// The signature recorded in the file.
@@ -290,14 +283,7 @@ impl fmt::Display for ModelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ModelError::Io(e) => write!(f, "{e}"),
-            ModelError::BadMagic => write!(f, "not a typenet model file (bad magic number)"),
-            ModelError::UnsupportedVersion(v) => write!(
-                f,
-                "model file format version {v} is not supported (this typenet reads version {FORMAT_VERSION})"
-            ),
-            ModelError::Truncated => write!(f, "model file is truncated"),
-            ModelError::TrailingBytes => write!(f, "model file has unexpected bytes at its end"),
-            ModelError::Corrupt => write!(f, "model file is corrupt (checksum mismatch)"),
+            ModelError::Format(e) => write!(f, "{e}"),
             ModelError::SignatureMismatch { file, expected } => write!(
                 f,
                 "model file holds a network of type [{file}], not [{expected}]"
@@ -311,7 +297,8 @@ impl std::error::Error for ModelError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ModelError::Io(e) => Some(e),
-            _ => None,
+            ModelError::Format(e) => Some(e),
+            ModelError::SignatureMismatch { .. } => None,
         }
     }
 }
@@ -322,11 +309,6 @@ impl ModelError {
     /// out when they differ.
     fn of<N: Params<T> + ?Sized, T: Float>(e: BlobError, bytes: &[u8]) -> Self {
         match e {
-            BlobError::BadMagic => ModelError::BadMagic,
-            BlobError::UnsupportedVersion(v) => ModelError::UnsupportedVersion(v),
-            BlobError::Truncated | BlobError::BufferTooSmall { .. } => ModelError::Truncated,
-            BlobError::TrailingBytes => ModelError::TrailingBytes,
-            BlobError::Corrupt => ModelError::Corrupt,
             BlobError::SignatureMismatch => {
                 let parsed = parse(bytes).expect("a signature mismatch is found after parsing");
                 let mut file = String::from_utf8_lossy(parsed.signature).into_owned();
@@ -338,6 +320,7 @@ impl ModelError {
                     expected: signature::<N, T>(),
                 }
             }
+            e => ModelError::Format(e),
         }
     }
 }

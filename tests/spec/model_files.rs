@@ -2,7 +2,7 @@
 //! damaged files — and a refused load never touches the network.
 
 use rand::{SeedableRng, rngs::StdRng};
-use typenet::model_file::{self, ModelError, from_bytes, signature, to_bytes};
+use typenet::model_file::{self, BlobError, ModelError, from_bytes, signature, to_bytes};
 use typenet::prelude::*;
 
 type Net32 = net![Dense<5, 7>, Tanh, Dense<7, 3>, Softmax];
@@ -113,7 +113,7 @@ fn truncated_corrupt_and_foreign_files_are_errors_and_change_nothing() {
         assert!(
             matches!(
                 err,
-                ModelError::Truncated | ModelError::BadMagic | ModelError::Corrupt
+                ModelError::Format(BlobError::Truncated | BlobError::BadMagic | BlobError::Corrupt)
             ),
             "cut at {len}: {err}"
         );
@@ -131,17 +131,17 @@ fn truncated_corrupt_and_foreign_files_are_errors_and_change_nothing() {
     longer.push(0);
     assert!(matches!(
         from_bytes(&mut net, &longer),
-        Err(ModelError::TrailingBytes)
+        Err(ModelError::Format(BlobError::TrailingBytes))
     ));
     assert!(matches!(
         from_bytes(&mut net, b"PK\x03\x04 not a model"),
-        Err(ModelError::BadMagic)
+        Err(ModelError::Format(BlobError::BadMagic))
     ));
     let mut future = bytes.clone();
     future[8] = 2;
     assert!(matches!(
         from_bytes(&mut net, &future),
-        Err(ModelError::UnsupportedVersion(2))
+        Err(ModelError::Format(BlobError::UnsupportedVersion(2)))
     ));
     assert_eq!(net, before, "a refused load changed the network");
 
