@@ -137,14 +137,7 @@ impl<N, S> Adam<N, S> {
 }
 
 impl<T: Float, N: Params<T>, S: BorrowMut<N>> Optimizer<N, T> for Adam<N, S> {
-    fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error> {
-        self.lr = super::positive("learning rate", lr)?;
-        Ok(())
-    }
+    super::learning_rate_methods!();
 
     fn update(&mut self, net: &mut N, grad: &N) {
         self.t = self.t.saturating_add(1);

@@ -35,6 +35,22 @@ pub trait Optimizer<N, T: Float> {
     fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error>;
 }
 
+/// The `learning_rate`/`set_learning_rate` pair of an optimizer that keeps its rate in
+/// `self.lr`.
+macro_rules! learning_rate_methods {
+    () => {
+        fn learning_rate(&self) -> f64 {
+            self.lr
+        }
+
+        fn set_learning_rate(&mut self, lr: f64) -> Result<(), crate::Error> {
+            self.lr = super::positive("learning rate", lr)?;
+            Ok(())
+        }
+    };
+}
+use learning_rate_methods;
+
 /// Checks that a hyperparameter is finite and strictly positive.
 pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64, Error> {
     check(name, value, value > 0.0, "finite and positive")

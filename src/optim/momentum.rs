@@ -102,14 +102,7 @@ impl<N, S> Momentum<N, S> {
 }
 
 impl<T: Float, N: Params<T>, S: BorrowMut<N>> Optimizer<N, T> for Momentum<N, S> {
-    fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error> {
-        self.lr = super::positive("learning rate", lr)?;
-        Ok(())
-    }
+    super::learning_rate_methods!();
 
     fn update(&mut self, net: &mut N, grad: &N) {
         let (lr, mu, wd) = (

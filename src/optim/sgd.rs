@@ -60,14 +60,7 @@ impl Sgd {
 }
 
 impl<T: Float, N: Params<T>> Optimizer<N, T> for Sgd {
-    fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error> {
-        self.lr = super::positive("learning rate", lr)?;
-        Ok(())
-    }
+    super::learning_rate_methods!();
 
     fn update(&mut self, net: &mut N, grad: &N) {
         let lr = T::of_f64(self.lr);
