@@ -155,7 +155,7 @@ pub trait Params<T: Float> {
 
     /// Whether every parameter is finite (no NaN, no infinity).
     fn all_finite(&self) -> bool {
-        self.tensors().all(|t| t.data.iter().all(|v| v.is_finite()))
+        self.tensors().all(|t| T::all_finite(t.data))
     }
 
     /// The `index`-th scalar parameter in visiting order, with the tensor it belongs to.

@@ -33,6 +33,9 @@ pub trait Float:
     fn as_f64(self) -> f64;
     /// Whether the value is NaN.
     fn is_nan(self) -> bool;
+    /// Whether every value of `values` is finite, without a branch per value (the check runs
+    /// on every training step's gradient).
+    fn all_finite(values: &[Self]) -> bool;
     /// Writes a Rust constant expression for exactly this value, NaN payloads and the sign of
     /// zero included: `f32::from_bits(0x3f800000)`.
     fn write_rust_literal(self, out: &mut dyn core::fmt::Write) -> core::fmt::Result;
@@ -56,6 +59,14 @@ impl Float for f32 {
     fn write_rust_literal(self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         write!(out, "f32::from_bits({:#010x})", self.to_bits())
     }
+    fn all_finite(values: &[Self]) -> bool {
+        // NaN and ±∞ are exactly the values whose exponent bits are all ones; OR-ing the
+        // test over the slice vectorises, where `iter().all(is_finite)` branches per value.
+        const EXPONENT: u32 = 0x7f80_0000;
+        values.iter().fold(0u32, |bad, v| {
+            bad | u32::from(v.to_bits() & EXPONENT == EXPONENT)
+        }) == 0
+    }
 }
 
 impl Float for f64 {
@@ -75,5 +86,11 @@ impl Float for f64 {
     }
     fn write_rust_literal(self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         write!(out, "f64::from_bits({:#018x})", self.to_bits())
+    }
+    fn all_finite(values: &[Self]) -> bool {
+        const EXPONENT: u64 = 0x7ff0_0000_0000_0000;
+        values.iter().fold(0u64, |bad, v| {
+            bad | u64::from(v.to_bits() & EXPONENT == EXPONENT)
+        }) == 0
     }
 }

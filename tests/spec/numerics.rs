@@ -215,3 +215,37 @@ fn a_prediction_of_zero_for_the_true_class_costs_a_finite_16_1() {
     let t = SVector::<f64, 2>::new(0.0, 1.0);
     assert_close(CrossEntropy.loss(&p, &t), -(1e-7f64).ln(), 1e-12);
 }
+
+#[test]
+fn all_finite_rejects_exactly_nan_and_the_infinities() {
+    fn check<T: Float>(finite: &[T], not: &[T]) {
+        let mut net = Dense::<3, 3, T>::zeros();
+        for &v in finite {
+            net.w[4] = v;
+            assert!(net.all_finite(), "{v} is finite");
+        }
+        for &v in not {
+            for i in [0, 4, 8] {
+                net.w.fill(T::zero());
+                net.w[i] = v;
+                assert!(!net.all_finite(), "{v} at {i} is not finite");
+            }
+            net.w.fill(T::zero());
+            net.b[2] = v;
+            assert!(!net.all_finite(), "{v} in the bias is not finite");
+        }
+    }
+    check::<f32>(
+        &[0.0, -0.0, f32::MAX, f32::MIN, f32::MIN_POSITIVE / 4.0, 1.0],
+        &[f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -f32::NAN],
+    );
+    check::<f64>(
+        &[0.0, -0.0, f64::MAX, f64::MIN, f64::MIN_POSITIVE / 4.0, 1.0],
+        &[
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::from_bits(0x7ff0_0000_0000_0001),
+        ],
+    );
+}
