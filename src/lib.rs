@@ -44,11 +44,20 @@
 //! - [`Train`]: gradients and training steps for any network.
 //! - [`gradcheck`], [`numerical_gradient`]: finite differences, generic over networks and
 //!   losses.
+//! - [`optim`]: [`Sgd`], [`Momentum`], [`Adam`], with state on the heap or inline.
+//! - [`model_file`]: a versioned binary format (files with `std`, byte slices anywhere);
+//!   [`bake`]: a trained network as Rust source; [`build`]: constructors for generic code.
+//! - With `std`: [`data`] (IDX/MNIST, data sets, evaluation) and [`pytorch`] (safetensors
+//!   import).
 //!
 //! ## Features
 //!
-//! - `std` (default): heap construction of large networks (`random_boxed`), batches of any
-//!   size, and nalgebra's GEMM through `matrixmultiply`.
+//! - `std` (default, implies `alloc`): data loading, model files on disk, the safetensors
+//!   import, and nalgebra's GEMM through `matrixmultiply`.
+//! - `alloc`: batches of any size (`Dyn`), networks and optimizer state on the heap.
+//! - Neither: `#![no_std]` with no heap: single samples and `Const<K>` batches, forward,
+//!   backward and training steps, inline optimizer state, the checker, baked networks and
+//!   model-file blobs (see `docs/embedded.md`).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 
