@@ -1,37 +1,30 @@
 //! The speed workloads of the seed tutorials, timed: one line per workload,
-//! `<name> <median seconds>`, so that any script can compare typenet with other programs.
+//! `<name> <median seconds>`, so that any script can compare typenet with other programs
+//! (`bench/compare.py` does, with NumPy, PyTorch and dfdx).
 //!
 //! ```sh
-//! cargo run --release --example bench [-- --rounds N] [--data DIR]
+//! cargo run --release --example bench [-- --rounds N] [--threads T] [--data DIR] [--only NAMES]
 //! ```
 //!
-//! - `W1`: the deep sigmoid network (10 -> 5 x 32 -> 2, sigmoid, half-MSE), one sample, one SGD
-//!   step; seconds per step.
-//! - `W2`: the 2-2-2 sigmoid network on the nine seed points, batch 1, 1000 epochs; seconds per
-//!   run.
-//! - `W3-784-100-10`, `W3-784-50-10`: ReLU MLPs, softmax cross-entropy, SGD at 0.1, batches of
-//!   100, one epoch of 600 steps over 60,000 samples (Fashion-MNIST's training set with
-//!   `--data`, else the shipped 10,000 digits six times over); seconds per epoch, including
-//!   the conversion of each batch from bytes.
-//! - `W4-deep-sigmoid`, `W4-784-100-10`: one sample forward; seconds per call.
+//! Names: `W1` (seconds per step), `W2` (per run), `W3-784-100-10` and `W3-784-50-10` (per
+//! epoch), `W4-deep-sigmoid` and `W4-784-100-10` (per call), and `GEMM-512` (per 512³ product,
+//! printed only when `--only` names it). The workloads are defined in `benches/workloads.rs`.
 //!
-//! All in `f32`, on one thread. Each figure is the median of `--rounds` rounds (default 5).
+//! - `--rounds N`: each figure is the median of N rounds (default 5).
+//! - `--threads T`: threads for the products of large batches (default 1); W1, W2 and W4 are
+//!   single-sample work and run on one thread whatever T is.
+//! - `--data DIR`: W3's 60,000 samples from an MNIST-format directory (e.g. Fashion-MNIST),
+//!   else the 10,000 shipped digits six times over.
+//! - `--only A,B`: just these workloads.
+
+#[path = "../benches/workloads.rs"]
+mod workloads;
 
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Instant;
 
-use rand::{SeedableRng, rngs::StdRng};
-use typenet::data::{Dataset, OneHot};
-use typenet::prelude::*;
-
-type DeepSigmoid = net![
-    Dense<10, 32>, Sigmoid, Dense<32, 32>, Sigmoid, Dense<32, 32>, Sigmoid,
-    Dense<32, 32>, Sigmoid, Dense<32, 32>, Sigmoid, Dense<32, 2>, Sigmoid
-];
-type Tiny = net![Dense<2, 2>, Sigmoid, Dense<2, 2>, Sigmoid];
-type Mlp100 = net![Dense<784, 100>, Relu, Dense<100, 10>];
-type Mlp50 = net![Dense<784, 50>, Relu, Dense<50, 10>];
+use workloads::{Gemm, Mlp50, Mlp100, W1, W2, W3, w4, w4_input, w4_networks};
 
 /// The median of `rounds` timings of `f`, each divided by `per`.
 fn median(rounds: usize, per: usize, mut f: impl FnMut()) -> f64 {
@@ -46,149 +39,136 @@ fn median(rounds: usize, per: usize, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
-fn w1(rounds: usize) -> f64 {
-    let mut net = DeepSigmoid::random(&mut StdRng::seed_from_u64(0));
-    let mut grad = DeepSigmoid::zeros();
-    let mut opt = Sgd::new(0.01);
-    let x = SVector::<f32, 10>::from_fn(|i, _| i as f32 / 10.0);
-    let y = SVector::<f32, 2>::new(0.2, 0.8);
-    let steps = 20_000;
-    median(rounds, steps, || {
-        for _ in 0..steps {
-            black_box(net.train_step_with(&mut grad, &mut opt, &HalfSse, black_box(&x), &y));
-        }
-    })
+struct Options {
+    rounds: usize,
+    threads: usize,
+    data: Option<String>,
+    only: Option<Vec<String>>,
 }
 
-fn w2(rounds: usize) -> f64 {
-    let points = [
-        [2.0f32, 4.0],
-        [4.0, 11.0],
-        [6.0, 6.0],
-        [8.0, 5.0],
-        [10.0, 7.0],
-        [12.0, 16.0],
-        [14.0, 8.0],
-        [16.0, 3.0],
-        [18.0, 7.0],
-    ];
-    let labels = [0u8, 0, 0, 0, 1, 1, 1, 1, 1];
-    let smoothing = OneHot::smoothed(0.01, 0.99);
-    let data: Vec<_> = points
-        .iter()
-        .zip(labels)
-        .map(|(p, l)| {
-            (
-                SVector::<f32, 2>::from(*p) / 20.0,
-                smoothing.encode::<f32, 2>(l).unwrap(),
-            )
-        })
-        .collect();
-    median(rounds, 1, || {
-        let mut net = Tiny::random(&mut StdRng::seed_from_u64(2));
-        let mut opt = Sgd::new(2.0);
-        for _ in 0..1000 {
-            for (x, y) in &data {
-                black_box(net.train_step(&mut opt, &HalfSse, x, y));
-            }
-        }
-        black_box(&net);
-    })
-}
-
-fn w3<N>(rounds: usize, data: &Dataset) -> f64
-where
-    N: Network + Params<f32> + typenet::bytemuck::Zeroable,
-    OMatrix<f32, Const<784>, Dyn>: InputOf<N, Out = OMatrix<f32, Const<10>, Dyn>>,
-{
-    let mut rng = StdRng::seed_from_u64(3);
-    let mut net: Box<N> = typenet::build::random_boxed_with(&mut rng, Init::He);
-    let mut grad: Box<N> = typenet::build::zeros_boxed();
-    let mut opt = Sgd::new(0.1);
-    let mut x = OMatrix::<f32, Const<784>, Dyn>::zeros(100);
-    median(rounds, 1, || {
-        let order = data.shuffled_indices(&mut rng);
-        for batch in order.chunks(100).take(600) {
-            data.inputs_into(batch, &mut x).unwrap();
-            let y = data.targets::<f32, 10>(batch, OneHot::PLAIN).unwrap();
-            black_box(net.train_step_with(&mut grad, &mut opt, &SoftmaxCrossEntropy, &x, &y));
-        }
-    })
-}
-
-fn w4<N, const I: usize, const O: usize>(rounds: usize, net: &N) -> f64
-where
-    SVector<f32, I>: InputOf<N, Out = SVector<f32, O>>,
-{
-    let x = SVector::<f32, I>::from_fn(|i, _| (i % 7) as f32 / 7.0);
-    let calls = 20_000;
-    median(rounds, calls, || {
-        for _ in 0..calls {
-            black_box(<SVector<f32, I> as InputOf<N>>::net(net).forward(black_box(&x)));
-        }
-    })
-}
-
-/// 60,000 training samples: Fashion-MNIST's (or any MNIST-format directory's) with `--data`,
-/// else the shipped 10,000 digits six times over.
-fn training_set(dir: Option<PathBuf>) -> Result<Dataset, Box<dyn std::error::Error>> {
-    if let Some(dir) = dir {
-        let file = |stem: &str| {
-            let plain = dir.join(stem);
-            if plain.is_file() {
-                plain
-            } else {
-                dir.join(format!("{stem}.gz"))
-            }
+impl Options {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut options = Options {
+            rounds: 5,
+            threads: 1,
+            data: None,
+            only: None,
         };
-        return Ok(Dataset::load(
-            file("train-images-idx3-ubyte"),
-            file("train-labels-idx1-ubyte"),
-        )?);
+        let mut args = args.iter();
+        while let Some(flag) = args.next() {
+            let mut value = || {
+                args.next()
+                    .ok_or_else(|| format!("{flag} needs a value"))
+                    .cloned()
+            };
+            let count = |v: String| match v.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("{flag}: `{v}` is not a positive count")),
+            };
+            match flag.as_str() {
+                "--rounds" => options.rounds = count(value()?)?,
+                "--threads" => options.threads = count(value()?)?,
+                "--data" => options.data = Some(value()?),
+                "--only" => {
+                    options.only = Some(value()?.split(',').map(str::to_owned).collect());
+                }
+                _ => return Err(format!("unknown argument `{flag}`")),
+            }
+        }
+        Ok(options)
     }
-    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist-10k/");
-    let digits = Dataset::load(
-        format!("{shipped}images-idx3-ubyte.gz"),
-        format!("{shipped}labels-idx1-ubyte.gz"),
-    )?;
-    let six_times: Vec<usize> = (0..6 * digits.len()).map(|i| i % digits.len()).collect();
-    Ok(digits.subset(&six_times))
+
+    /// Whether to run workload `name`; `GEMM-512` only on request.
+    fn wants(&self, name: &str) -> bool {
+        match &self.only {
+            Some(only) => only.iter().any(|o| o == name),
+            None => name != "GEMM-512",
+        }
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-    };
-    let rounds = match value("--rounds") {
-        Some(r) => r
-            .parse()
-            .map_err(|_| format!("--rounds: `{r}` is not a count"))?,
-        None => 5,
-    };
-    let data = training_set(value("--data").map(PathBuf::from))?;
-    if data.len() < 60_000 || data.width() != 784 {
-        return Err(format!(
-            "the training set has {} samples of {} pixels; W3 needs 60,000 of 784",
-            data.len(),
-            data.width()
-        )
-        .into());
+    let options = Options::parse(&args)?;
+    let rounds = options.rounds;
+    typenet::linalg::set_threads(options.threads);
+    let report = |name: &str, seconds: f64| println!("{name} {seconds:.9}");
+
+    if options.wants("W1") {
+        let mut w1 = W1::new();
+        let steps = 20_000;
+        report(
+            "W1",
+            median(rounds, steps, || {
+                for _ in 0..steps {
+                    black_box(w1.step());
+                }
+            }),
+        );
     }
-    println!("W1 {:.9}", w1(rounds));
-    println!("W2 {:.9}", w2(rounds));
-    println!("W3-784-100-10 {:.9}", w3::<Mlp100>(rounds, &data));
-    println!("W3-784-50-10 {:.9}", w3::<Mlp50>(rounds, &data));
-    let mut rng = StdRng::seed_from_u64(4);
-    println!(
-        "W4-deep-sigmoid {:.9}",
-        w4::<_, 10, 2>(rounds, &DeepSigmoid::random(&mut rng))
-    );
-    println!(
-        "W4-784-100-10 {:.9}",
-        w4::<_, 784, 10>(rounds, &*Mlp100::random_boxed(&mut rng))
-    );
+    if options.wants("W2") {
+        let w2 = W2::new();
+        report(
+            "W2",
+            median(rounds, 1, || {
+                black_box(w2.run());
+            }),
+        );
+    }
+    if options.wants("W3-784-100-10") || options.wants("W3-784-50-10") {
+        let data = workloads::training_set(options.data.as_deref().map(Path::new))?;
+        if data.len() < workloads::W3_SAMPLES || data.width() != 784 {
+            return Err(format!(
+                "the training set has {} samples of {} pixels; W3 needs 60,000 of 784",
+                data.len(),
+                data.width()
+            )
+            .into());
+        }
+        if options.wants("W3-784-100-10") {
+            let mut w3 = W3::<Mlp100>::new(&data);
+            report("W3-784-100-10", median(rounds, 1, || w3.epoch()));
+        }
+        if options.wants("W3-784-50-10") {
+            let mut w3 = W3::<Mlp50>::new(&data);
+            report("W3-784-50-10", median(rounds, 1, || w3.epoch()));
+        }
+    }
+    let (deep, mlp) = w4_networks();
+    let calls = 20_000;
+    if options.wants("W4-deep-sigmoid") {
+        let x = w4_input::<10>();
+        report(
+            "W4-deep-sigmoid",
+            median(rounds, calls, || {
+                for _ in 0..calls {
+                    black_box(w4(&deep, &x));
+                }
+            }),
+        );
+    }
+    if options.wants("W4-784-100-10") {
+        let x = w4_input::<784>();
+        report(
+            "W4-784-100-10",
+            median(rounds, calls, || {
+                for _ in 0..calls {
+                    black_box(w4(&*mlp, &x));
+                }
+            }),
+        );
+    }
+    if options.wants("GEMM-512") {
+        let mut gemm = Gemm::new();
+        let products = 20;
+        report(
+            "GEMM-512",
+            median(rounds, products, || {
+                for _ in 0..products {
+                    gemm.run();
+                }
+            }),
+        );
+    }
     Ok(())
 }

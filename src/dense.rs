@@ -88,7 +88,7 @@ where
             OMatrix::<T, Const<O>, B>::from_fn_generic(Const::<O>, x.shape_generic().1, |r, _| {
                 self.b[r]
             });
-        y.gemm(T::one(), &self.w, x, T::one());
+        crate::linalg::gemm(&mut y, T::one(), &self.w, x, T::one());
         y
     }
 
@@ -103,7 +103,10 @@ where
         grad: &mut Self,
     ) -> OMatrix<T, Const<I>, B> {
         self.backward_params_ref(&x, &d_out, grad);
-        self.w.tr_mul(&d_out)
+        // dL/dX = Wᵀ G, written over X's storage (the cache is no longer needed)
+        let mut d_x = x;
+        crate::linalg::gemm_tr(&mut d_x, T::one(), &self.w, &d_out, T::zero());
+        d_x
     }
 
     fn backward_params(&self, x: Self::Cache, d_out: Self::Out, grad: &mut Self) {
@@ -131,7 +134,7 @@ impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
             Const::<I>,
             U1,
         );
-        grad.w.gemm(T::one(), d_out, &x_t, T::one());
+        crate::linalg::gemm(&mut grad.w, T::one(), d_out, &x_t, T::one());
         for col in d_out.column_iter() {
             grad.b += col;
         }

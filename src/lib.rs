@@ -75,6 +75,7 @@ mod error;
 mod gradcheck;
 mod init;
 mod layer;
+pub mod linalg;
 pub mod loss;
 mod macros;
 pub mod model_file;

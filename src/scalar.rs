@@ -31,6 +31,8 @@ pub trait Float:
     fn of_f64(x: f64) -> Self;
     /// Converts to `f64` (exact for both `f32` and `f64`).
     fn as_f64(self) -> f64;
+    /// Converts a byte, exactly.
+    fn of_u8(x: u8) -> Self;
     /// Whether the value is NaN.
     fn is_nan(self) -> bool;
     /// Whether every value of `values` is finite, without a branch per value (the check runs
@@ -51,6 +53,10 @@ impl Float for f32 {
     #[inline]
     fn as_f64(self) -> f64 {
         self as f64
+    }
+    #[inline]
+    fn of_u8(x: u8) -> Self {
+        Self::from(x)
     }
     #[inline]
     fn is_nan(self) -> bool {
@@ -79,6 +85,10 @@ impl Float for f64 {
     #[inline]
     fn as_f64(self) -> f64 {
         self
+    }
+    #[inline]
+    fn of_u8(x: u8) -> Self {
+        Self::from(x)
     }
     #[inline]
     fn is_nan(self) -> bool {

@@ -33,6 +33,22 @@ fn inputs_are_bytes_divided_by_255_one_column_per_sample() {
 }
 
 #[test]
+fn every_byte_becomes_its_correctly_rounded_fraction_of_255_in_both_scalars() {
+    let all = Dataset::new("bytes", 256, (0..=255u8).collect(), vec![0]).unwrap();
+    let x32 = all.inputs::<f32, 256>(&[0]).unwrap();
+    let x64 = all.inputs::<f64, 256>(&[0]).unwrap();
+    for b in 0..=255u8 {
+        let exact = f64::from(b) / 255.0;
+        assert_eq!(x64[usize::from(b)], exact, "byte {b} in f64");
+        assert_eq!(x32[usize::from(b)], exact as f32, "byte {b} in f32");
+    }
+    // a reused buffer of another batch size is resized, and holds the same values
+    let mut reused = OMatrix::<f32, Const<256>, Dyn>::from_element(3, f32::NAN);
+    all.inputs_into(&[0], &mut reused).unwrap();
+    assert_eq!(reused, x32);
+}
+
+#[test]
 fn a_split_is_seeded_disjoint_and_complete() {
     let data = toy();
     let (train, test) = data.split(0.2, 42).unwrap();

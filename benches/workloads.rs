@@ -1,0 +1,269 @@
+//! The speed workloads of the seed tutorials (issue 5), defined once and timed by two
+//! harnesses: `benches/speed.rs` (criterion, `cargo bench`) and `examples/bench.rs` (one
+//! `<name> <median seconds>` line per workload, for the cross-framework driver `bench/compare.py`).
+//!
+//! - `W1`: the deep sigmoid network (10 -> 5 x 32 -> 2, sigmoid, half-SSE), one sample, one SGD
+//!   step at 0.01 (forward, backward, update).
+//! - `W2`: the 2-2-2 sigmoid network on the seeds' nine points, batch 1, 1000 epochs, SGD at 2.
+//! - `W3`: ReLU MLPs 784-H-10, softmax cross-entropy, SGD at 0.1, batches of 100, one epoch of
+//!   600 steps over 60,000 samples, each batch converted from bytes when it is used.
+//! - `W4`: one sample forward through the W1 network and through 784-100-10.
+//!
+//! All in `f32`.
+
+// Each harness uses its own part; the fixtures' `new` take no arguments but are not defaults.
+#![allow(dead_code, clippy::new_without_default)]
+
+use std::path::Path;
+
+use rand::{SeedableRng, rngs::StdRng};
+use typenet::data::{DataError, Dataset, OneHot};
+use typenet::nalgebra::DMatrix;
+use typenet::prelude::*;
+
+/// The W1 network: 10 -> five sigmoid layers of 32 -> 2, sigmoid.
+pub type DeepSigmoid = net![
+    Dense<10, 32>, Sigmoid, Dense<32, 32>, Sigmoid, Dense<32, 32>, Sigmoid,
+    Dense<32, 32>, Sigmoid, Dense<32, 32>, Sigmoid, Dense<32, 2>, Sigmoid
+];
+/// The W2 network: 2-2-2, sigmoid.
+pub type Tiny = net![Dense<2, 2>, Sigmoid, Dense<2, 2>, Sigmoid];
+/// W3's and W4's MNIST network with 100 hidden units.
+pub type Mlp100 = net![Dense<784, 100>, Relu, Dense<100, 10>];
+/// W3's MNIST network with 50 hidden units.
+pub type Mlp50 = net![Dense<784, 50>, Relu, Dense<50, 10>];
+
+/// W1: one SGD step of the deep sigmoid network on one sample.
+pub struct W1 {
+    net: DeepSigmoid,
+    grad: DeepSigmoid,
+    opt: Sgd,
+    x: SVector<f32, 10>,
+    y: SVector<f32, 2>,
+}
+
+impl W1 {
+    /// The network drawn from seed 0, the sample `x_i = i / 10`, the target `(0.2, 0.8)`.
+    pub fn new() -> Self {
+        W1 {
+            net: DeepSigmoid::random(&mut StdRng::seed_from_u64(0)),
+            grad: DeepSigmoid::zeros(),
+            opt: Sgd::new(0.01),
+            x: SVector::from_fn(|i, _| i as f32 / 10.0),
+            y: SVector::<f32, 2>::new(0.2, 0.8),
+        }
+    }
+
+    /// One step; returns the loss before it.
+    #[inline]
+    pub fn step(&mut self) -> f32 {
+        let x = std::hint::black_box(&self.x);
+        self.net
+            .train_step_with(&mut self.grad, &mut self.opt, &HalfSse, x, &self.y)
+    }
+}
+
+/// W2: the seeds' nine two-feature points (scaled by 1/20) with one-hot targets smoothed to
+/// 0.01/0.99.
+pub struct W2 {
+    data: Vec<(SVector<f32, 2>, SVector<f32, 2>)>,
+}
+
+impl W2 {
+    /// The nine points.
+    pub fn new() -> Self {
+        let points = [
+            [2.0f32, 4.0],
+            [4.0, 11.0],
+            [6.0, 6.0],
+            [8.0, 5.0],
+            [10.0, 7.0],
+            [12.0, 16.0],
+            [14.0, 8.0],
+            [16.0, 3.0],
+            [18.0, 7.0],
+        ];
+        let labels = [0u8, 0, 0, 0, 1, 1, 1, 1, 1];
+        let smoothing = OneHot::smoothed(0.01, 0.99);
+        let data = points
+            .iter()
+            .zip(labels)
+            .map(|(p, l)| {
+                let target = smoothing.encode::<f32, 2>(l).expect("labels are 0 and 1");
+                (SVector::<f32, 2>::from(*p) / 20.0, target)
+            })
+            .collect();
+        W2 { data }
+    }
+
+    /// A whole run: a fresh network (seed 2), 1000 epochs of nine single-sample SGD steps at
+    /// learning rate 2. Returns the trained network.
+    pub fn run(&self) -> Tiny {
+        let mut net = Tiny::random(&mut StdRng::seed_from_u64(2));
+        let mut grad = Tiny::zeros();
+        let mut opt = Sgd::new(2.0);
+        for _ in 0..1000 {
+            for (x, y) in &self.data {
+                net.train_step_with(&mut grad, &mut opt, &HalfSse, x, y);
+            }
+        }
+        net
+    }
+}
+
+/// The number of samples in one W3 epoch.
+pub const W3_SAMPLES: usize = 60_000;
+/// W3's batch size.
+pub const W3_BATCH: usize = 100;
+
+/// W3: mini-batch SGD of a 784-H-10 ReLU network (`N`) with softmax cross-entropy.
+pub struct W3<'d, N> {
+    data: &'d Dataset,
+    net: Box<N>,
+    grad: Box<N>,
+    opt: Sgd,
+    rng: StdRng,
+    x: OMatrix<f32, Const<784>, Dyn>,
+    y: OMatrix<f32, Const<10>, Dyn>,
+}
+
+impl<'d, N> W3<'d, N>
+where
+    N: Network + Params<f32> + typenet::bytemuck::Zeroable,
+    OMatrix<f32, Const<784>, Dyn>: InputOf<N, Out = OMatrix<f32, Const<10>, Dyn>>,
+{
+    /// A He-initialised network (seed 3) on the heap, and buffers for one batch.
+    pub fn new(data: &'d Dataset) -> Self {
+        let mut rng = StdRng::seed_from_u64(3);
+        W3 {
+            data,
+            net: typenet::build::random_boxed_with(&mut rng, Init::He),
+            grad: typenet::build::zeros_boxed(),
+            opt: Sgd::new(0.1),
+            rng,
+            x: OMatrix::<f32, Const<784>, Dyn>::zeros(W3_BATCH),
+            y: OMatrix::<f32, Const<10>, Dyn>::zeros(W3_BATCH),
+        }
+    }
+
+    /// One step on the samples at `batch`: bytes to floats, one-hot targets, forward,
+    /// backward, update. Returns the loss before the step.
+    #[inline]
+    pub fn step(&mut self, batch: &[usize]) -> f32 {
+        self.data
+            .inputs_into(batch, &mut self.x)
+            .expect("784-pixel samples");
+        self.data
+            .targets_into(batch, OneHot::PLAIN, &mut self.y)
+            .expect("labels below 10");
+        self.net.train_step_with(
+            &mut self.grad,
+            &mut self.opt,
+            &SoftmaxCrossEntropy,
+            &self.x,
+            &self.y,
+        )
+    }
+
+    /// One epoch: the samples shuffled, 600 batches of 100.
+    pub fn epoch(&mut self) {
+        let order = self.data.shuffled_indices(&mut self.rng);
+        for batch in order.chunks(W3_BATCH).take(W3_SAMPLES / W3_BATCH) {
+            std::hint::black_box(self.step(batch));
+        }
+    }
+}
+
+/// Floating-point operations in one W3 epoch of a 784-`hidden`-10 network: the forward
+/// products, the weight gradients (as many again), and the input gradient of the second layer
+/// (the first layer's is not computed).
+pub fn w3_flops(hidden: usize) -> f64 {
+    let per_sample = 2 * (784 * hidden + hidden * 10);
+    (W3_SAMPLES * (2 * per_sample + 2 * hidden * 10)) as f64
+}
+
+/// W4: one sample forward through `net`.
+#[inline]
+pub fn w4<N, const I: usize, const O: usize>(net: &N, x: &SVector<f32, I>) -> SVector<f32, O>
+where
+    SVector<f32, I>: InputOf<N, Out = SVector<f32, O>>,
+{
+    <SVector<f32, I> as InputOf<N>>::net(net).forward(std::hint::black_box(x))
+}
+
+/// W4's input: `x_i = (i mod 7) / 7`.
+pub fn w4_input<const I: usize>() -> SVector<f32, I> {
+    SVector::from_fn(|i, _| (i % 7) as f32 / 7.0)
+}
+
+/// The W4 networks, drawn from seed 4.
+pub fn w4_networks() -> (DeepSigmoid, Box<Mlp100>) {
+    let mut rng = StdRng::seed_from_u64(4);
+    let deep = DeepSigmoid::random(&mut rng);
+    (deep, Mlp100::random_boxed(&mut rng))
+}
+
+/// 60,000 training samples: those of the MNIST-format directory `dir` (the four standard
+/// file names, raw or gzip), else the 10,000 digits shipped in `data/` six times over.
+pub fn training_set(dir: Option<&Path>) -> Result<Dataset, DataError> {
+    let data = match dir {
+        Some(dir) => {
+            let file = |stem: &str| {
+                let plain = dir.join(stem);
+                if plain.is_file() {
+                    plain
+                } else {
+                    dir.join(format!("{stem}.gz"))
+                }
+            };
+            Dataset::load(
+                file("train-images-idx3-ubyte"),
+                file("train-labels-idx1-ubyte"),
+            )?
+        }
+        None => {
+            let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist-10k");
+            let digits = Dataset::load(
+                shipped.join("images-idx3-ubyte.gz"),
+                shipped.join("labels-idx1-ubyte.gz"),
+            )?;
+            let six_times: Vec<usize> = (0..6 * digits.len()).map(|i| i % digits.len()).collect();
+            digits.subset(&six_times)
+        }
+    };
+    Ok(data)
+}
+
+/// The side of the square product that measures the machine's GEMM speed.
+pub const GEMM_SIDE: usize = 512;
+
+/// Operands of a `GEMM_SIDE`³ product, through the same path as W3's products.
+pub struct Gemm {
+    a: DMatrix<f32>,
+    b: DMatrix<f32>,
+    c: DMatrix<f32>,
+}
+
+impl Gemm {
+    /// Operands with values in `[0, 1)`.
+    pub fn new() -> Self {
+        let n = GEMM_SIDE;
+        let fill = |r: usize, c: usize| ((r * 31 + c * 17) % 97) as f32 / 97.0;
+        Gemm {
+            a: DMatrix::from_fn(n, n, fill),
+            b: DMatrix::from_fn(n, n, |r, c| fill(c, r)),
+            c: DMatrix::zeros(n, n),
+        }
+    }
+
+    /// `C = A B`.
+    #[inline]
+    pub fn run(&mut self) {
+        typenet::linalg::gemm(&mut self.c, 1.0, &self.a, &self.b, 0.0);
+    }
+
+    /// `2 n³`.
+    pub fn flops() -> f64 {
+        2.0 * (GEMM_SIDE as f64).powi(3)
+    }
+}

@@ -1,0 +1,363 @@
+//! Matrix products as the layers compute them, and the threads they may use.
+//!
+//! [`gemm`] is nalgebra's `Matrix::gemm` (`C ← α A B + β C`) with one difference: with the
+//! `std` feature, a product with a run-time dimension (a `Dyn` batch) goes through the
+//! [`gemm`](https://docs.rs/gemm) crate, whose kernels are chosen at run time for the CPU at hand
+//! (AVX-512, AVX2 + FMA, NEON, …) and which can split a product over several threads
+//! ([`set_threads`]). Products whose shapes are all known at compile time (single samples,
+//! `Const<K>` batches) keep nalgebra's own loops, which the compiler unrolls and which never
+//! allocate.
+//!
+//! Why not nalgebra's path for the large products too: it calls `matrixmultiply`, whose kernels
+//! stop at AVX2. On an AVX-512 machine the `gemm` crate is 1.3–1.5× faster on the products of
+//! an MNIST-sized layer (see `docs/performance.md` for the measurements).
+//!
+//! ```
+//! use typenet::nalgebra::{Const, Dyn, OMatrix};
+//! let a = OMatrix::<f32, Const<2>, Dyn>::from_column_slice(&[1.0, 2.0, 3.0, 4.0]); // 2 x 2
+//! let b = OMatrix::<f32, Dyn, Const<1>>::from_column_slice(&[1.0, 1.0]); // 2 x 1
+//! let mut c = OMatrix::<f32, Const<2>, Const<1>>::new(10.0, 20.0);
+//! typenet::linalg::gemm(&mut c, 1.0, &a, &b, 0.5); // c = a b + c / 2
+//! assert_eq!(c.as_slice(), [9.0, 16.0]);
+//! ```
+
+use nalgebra::{
+    Const, Dim, Matrix, SMatrix, Storage, StorageMut,
+    constraint::{AreMultipliable, SameNumberOfColumns, SameNumberOfRows, ShapeConstraint},
+};
+#[cfg(feature = "std")]
+use nalgebra::{MatrixView, RawStorage, RawStorageMut, U1};
+
+use crate::Float;
+
+/// `c ← alpha · a · b + beta · c`. When `beta` is zero, `c` is not read (a NaN in it does not
+/// survive).
+///
+/// Shapes are checked by the types where they are static, and at run time (with a panic, as
+/// nalgebra's `gemm` does) where they are `Dyn`.
+///
+/// # Panics
+///
+/// If the run-time dimensions do not fit: `a`'s columns must equal `b`'s rows, and `c` must be
+/// `a`'s rows by `b`'s columns.
+#[inline]
+pub fn gemm<T, R1, C1, R2, C2, R3, C3, S1, S2, S3>(
+    c: &mut Matrix<T, R1, C1, S1>,
+    alpha: T,
+    a: &Matrix<T, R2, C2, S2>,
+    b: &Matrix<T, R3, C3, S3>,
+    beta: T,
+) where
+    T: Float,
+    R1: Dim,
+    C1: Dim,
+    R2: Dim,
+    C2: Dim,
+    R3: Dim,
+    C3: Dim,
+    S1: StorageMut<T, R1, C1>,
+    S2: Storage<T, R2, C2>,
+    S3: Storage<T, R3, C3>,
+    ShapeConstraint:
+        SameNumberOfRows<R1, R2> + SameNumberOfColumns<C1, C3> + AreMultipliable<R2, C2, R3, C3>,
+{
+    #[cfg(feature = "std")]
+    {
+        let dynamic = is_dyn::<R1>()
+            || is_dyn::<C1>()
+            || is_dyn::<R2>()
+            || is_dyn::<C2>()
+            || is_dyn::<R3>()
+            || is_dyn::<C3>();
+        if dynamic && large_gemm(c, alpha, a, b, beta) {
+            return;
+        }
+    }
+    // nalgebra's gemm does not read `c` either when beta is zero
+    c.gemm(alpha, a, b, beta);
+}
+
+/// `c ← alpha · aᵀ · b + beta · c`, without forming `aᵀ`: [`gemm`] on a transposed view of `a`
+/// where the shapes are dynamic, nalgebra's `gemm_tr` (dot products of `a`'s columns) where
+/// they are all static.
+///
+/// # Panics
+///
+/// As [`gemm`], for `aᵀ` in place of `a`.
+#[inline]
+pub fn gemm_tr<T, const R: usize, const C: usize, C3, S1, S3>(
+    c: &mut Matrix<T, Const<C>, C3, S1>,
+    alpha: T,
+    a: &SMatrix<T, R, C>,
+    b: &Matrix<T, Const<R>, C3, S3>,
+    beta: T,
+) where
+    T: Float,
+    C3: Dim,
+    S1: StorageMut<T, Const<C>, C3>,
+    S3: Storage<T, Const<R>, C3>,
+{
+    #[cfg(feature = "std")]
+    if is_dyn::<C3>() {
+        // aᵀ as a view of a's own storage: a is R x C column-major, so element (i, j) of aᵀ
+        // is at i R + j: row stride R, column stride 1.
+        let a_t =
+            MatrixView::<T, Const<C>, Const<R>, Const<R>, U1>::from_slice_with_strides_generic(
+                a.as_slice(),
+                Const::<C>,
+                Const::<R>,
+                Const::<R>,
+                U1,
+            );
+        if large_gemm(c, alpha, &a_t, b, beta) {
+            return;
+        }
+    }
+    // Not nalgebra's `gemm` on the view: its column-by-column path mishandles a left operand
+    // whose rows are not adjacent (nalgebra 0.34.2 reads past the column). `gemm_tr` takes
+    // dot products of a's columns instead.
+    c.gemm_tr(alpha, a, b, beta);
+}
+
+/// Whether `D` is known only at run time.
+#[cfg(feature = "std")]
+#[inline]
+fn is_dyn<D: Dim>() -> bool {
+    D::try_to_usize().is_none()
+}
+
+/// Below this many multiply-adds, or with a side shorter than [`SMALL_SIDE`], a product is not
+/// worth the `gemm` crate's packing and dispatch, and nalgebra's loops do it.
+#[cfg(feature = "std")]
+const SMALL_WORK: usize = 4096;
+/// See [`SMALL_WORK`].
+#[cfg(feature = "std")]
+const SMALL_SIDE: usize = 4;
+
+/// The `gemm` crate's product, if `T` is `f32` or `f64` and the product is large enough.
+/// Returns whether it ran.
+#[cfg(feature = "std")]
+fn large_gemm<T, R1, C1, R2, C2, R3, C3, S1, S2, S3>(
+    c: &mut Matrix<T, R1, C1, S1>,
+    alpha: T,
+    a: &Matrix<T, R2, C2, S2>,
+    b: &Matrix<T, R3, C3, S3>,
+    beta: T,
+) -> bool
+where
+    T: Float,
+    R1: Dim,
+    C1: Dim,
+    R2: Dim,
+    C2: Dim,
+    R3: Dim,
+    C3: Dim,
+    S1: RawStorageMut<T, R1, C1>,
+    S2: RawStorage<T, R2, C2>,
+    S3: RawStorage<T, R3, C3>,
+{
+    use core::any::TypeId;
+
+    let (m, k) = a.shape();
+    let (k_b, n) = b.shape();
+    assert_eq!(k, k_b, "gemm: dimensions mismatch for multiplication.");
+    assert_eq!(c.shape(), (m, n), "gemm: dimensions mismatch for addition.");
+    if m.min(n).min(k) < SMALL_SIDE || m * n * k < SMALL_WORK {
+        return false;
+    }
+    let is_f32 = TypeId::of::<T>() == TypeId::of::<f32>();
+    if !is_f32 && TypeId::of::<T>() != TypeId::of::<f64>() {
+        return false;
+    }
+    let (a_rs, a_cs) = a.strides();
+    let (b_rs, b_cs) = b.strides();
+    let (c_rs, c_cs) = c.strides();
+    let parallelism = match threads() {
+        1 => gemm::Parallelism::None,
+        n => gemm::Parallelism::Rayon(n),
+    };
+    let read_c = beta != T::zero();
+    let dst = c.data.ptr_mut();
+    let lhs = a.data.ptr();
+    let rhs = b.data.ptr();
+    // SAFETY: the three pointers and their strides come from nalgebra storages that hold
+    // (m x k), (k x n) and (m x n) elements at exactly those strides (nalgebra's own gemm hands
+    // the same values to matrixmultiply), and the shapes were checked above. `c` is borrowed
+    // mutably and `a`, `b` immutably, so `c` cannot overlap either operand. `T` is f32 or f64,
+    // checked just above, so the pointer casts below are identities. The gemm crate writes only
+    // the m x n elements of `dst`, reads `dst` only when `read_c`, and returns no borrows.
+    // Its convention is `dst ← α dst + β lhs rhs`, so our (alpha, beta) become its (beta, alpha).
+    // Exercised by the tests of this module and by every batch test of `Dense`.
+    unsafe {
+        if is_f32 {
+            gemm::gemm::<f32>(
+                m,
+                n,
+                k,
+                dst.cast(),
+                c_cs as isize,
+                c_rs as isize,
+                read_c,
+                lhs.cast(),
+                a_cs as isize,
+                a_rs as isize,
+                rhs.cast(),
+                b_cs as isize,
+                b_rs as isize,
+                beta.as_f64() as f32,
+                alpha.as_f64() as f32,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        } else {
+            gemm::gemm::<f64>(
+                m,
+                n,
+                k,
+                dst.cast(),
+                c_cs as isize,
+                c_rs as isize,
+                read_c,
+                lhs.cast(),
+                a_cs as isize,
+                a_rs as isize,
+                rhs.cast(),
+                b_cs as isize,
+                b_rs as isize,
+                beta.as_f64(),
+                alpha.as_f64(),
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+    }
+    true
+}
+
+#[cfg(feature = "std")]
+static THREADS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(1);
+
+/// Lets products of `Dyn` batches use up to `n` threads (of rayon's global pool); `0` means
+/// one per core. The default is 1: training is single-threaded, and deterministic, until a
+/// program asks for more. Single samples and `Const<K>` batches always run on the calling
+/// thread. Without the `std` feature this does nothing.
+///
+/// ```
+/// typenet::linalg::set_threads(2);
+/// assert_eq!(typenet::linalg::threads(), 2);
+/// typenet::linalg::set_threads(1);
+/// ```
+pub fn set_threads(n: usize) {
+    #[cfg(feature = "std")]
+    {
+        let n = if n == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            n
+        };
+        THREADS.store(n, core::sync::atomic::Ordering::Relaxed);
+    }
+    #[cfg(not(feature = "std"))]
+    let _ = n;
+}
+
+/// The number of threads that products of `Dyn` batches may use (see [`set_threads`]).
+pub fn threads() -> usize {
+    #[cfg(feature = "std")]
+    {
+        THREADS.load(core::sync::atomic::Ordering::Relaxed)
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nalgebra::{DMatrix, Dyn, OMatrix, SMatrix, U1};
+
+    use super::*;
+
+    fn filled(rows: usize, cols: usize, seed: usize) -> DMatrix<f64> {
+        DMatrix::from_fn(rows, cols, |r, c| {
+            ((r * 7 + c * 13 + seed) % 23) as f64 - 11.0
+        })
+    }
+
+    #[test]
+    fn large_dynamic_products_agree_with_nalgebra_for_every_layout() {
+        let (m, k, n) = (37, 53, 29);
+        let a = filled(m, k, 1);
+        let b = filled(k, n, 2);
+        let c0 = filled(m, n, 3);
+        let expected = &a * &b * 2.0 + &c0 * 0.5;
+        // plain operands
+        let mut c = c0.clone();
+        gemm(&mut c, 2.0, &a, &b, 0.5);
+        assert_eq!(c, expected);
+        // transposed views of stored transposes (row stride != 1), as Dense's backward uses
+        let at = a.transpose();
+        let bt = b.transpose();
+        let a_view = nalgebra::DMatrixView::from_slice_with_strides_generic(
+            at.as_slice(),
+            Dyn(m),
+            Dyn(k),
+            Dyn(k),
+            U1,
+        );
+        let b_view = nalgebra::DMatrixView::from_slice_with_strides_generic(
+            bt.as_slice(),
+            Dyn(k),
+            Dyn(n),
+            Dyn(n),
+            U1,
+        );
+        let mut c = c0.clone();
+        gemm(&mut c, 2.0, &a_view, &b_view, 0.5);
+        assert_eq!(c, expected);
+        // f32, two threads
+        set_threads(2);
+        let mut c32 = c0.map(|v| v as f32);
+        gemm(
+            &mut c32,
+            2.0,
+            &a.map(|v| v as f32),
+            &b.map(|v| v as f32),
+            0.5,
+        );
+        set_threads(1);
+        assert_eq!(c32, expected.map(|v| v as f32));
+    }
+
+    #[test]
+    fn beta_zero_ignores_what_c_held() {
+        let a = filled(16, 16, 4);
+        let b = filled(16, 16, 5);
+        let mut c = DMatrix::from_element(16, 16, f64::NAN);
+        gemm(&mut c, 1.0, &a, &b, 0.0);
+        assert_eq!(c, &a * &b);
+        let mut small = SMatrix::<f64, 2, 2>::from_element(f64::NAN);
+        gemm(
+            &mut small,
+            1.0,
+            &SMatrix::<f64, 2, 2>::identity(),
+            &SMatrix::<f64, 2, 2>::identity(),
+            0.0,
+        );
+        assert_eq!(small, SMatrix::<f64, 2, 2>::identity());
+    }
+
+    #[test]
+    fn small_and_empty_dynamic_products_take_nalgebras_path() {
+        let a = OMatrix::<f32, nalgebra::Const<3>, Dyn>::from_element(0, 1.0);
+        let b = OMatrix::<f32, Dyn, nalgebra::Const<2>>::from_element(0, 1.0);
+        let mut c = SMatrix::<f32, 3, 2>::from_element(4.0);
+        gemm(&mut c, 1.0, &a, &b, 1.0); // k = 0: c unchanged
+        assert_eq!(c, SMatrix::<f32, 3, 2>::from_element(4.0));
+    }
+}
