@@ -6,7 +6,17 @@ use nalgebra::{
     Const, DefaultAllocator, Dim, MatrixView, OMatrix, SMatrix, SVector, U1, allocator::Allocator,
 };
 
-use crate::{Float, Layer, Leads, Network, Params, Role, Tensor, TensorInfo, TensorMut};
+use crate::{
+    Float, Layer, Leads, Network, Params, Role, Tensor, TensorInfo, TensorMut, linalg,
+};
+
+/// Whether the batch dimension is known at compile time (a single sample or a `Const<K>`
+/// batch): such products are small and go through typenet's own kernels, which never allocate;
+/// `Dyn` batches go through [`linalg::gemm`].
+#[inline]
+fn is_static<B: Dim>() -> bool {
+    B::try_to_usize().is_some()
+}
 
 /// A fully connected layer from `I` inputs to `O` outputs: `y = W x + b`.
 ///
@@ -88,7 +98,11 @@ where
             OMatrix::<T, Const<O>, B>::from_fn_generic(Const::<O>, x.shape_generic().1, |r, _| {
                 self.b[r]
             });
-        crate::linalg::gemm(&mut y, T::one(), &self.w, x, T::one());
+        if is_static::<B>() {
+            linalg::mul_add(y.as_mut_slice(), &self.w, x.as_slice());
+        } else {
+            linalg::gemm(&mut y, T::one(), &self.w, x, T::one());
+        }
         y
     }
 
@@ -105,7 +119,11 @@ where
         self.backward_params_ref(&x, &d_out, grad);
         // dL/dX = Wᵀ G, written over X's storage (the cache is no longer needed)
         let mut d_x = x;
-        crate::linalg::gemm_tr(&mut d_x, T::one(), &self.w, &d_out, T::zero());
+        if is_static::<B>() {
+            linalg::tr_mul(d_x.as_mut_slice(), &self.w, d_out.as_slice());
+        } else {
+            linalg::gemm_tr(&mut d_x, T::one(), &self.w, &d_out, T::zero());
+        }
         d_x
     }
 
@@ -124,17 +142,20 @@ impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
     ) where
         DefaultAllocator: Allocator<Const<I>, B> + Allocator<Const<O>, B>,
     {
-        let batch = x.shape_generic().1;
-        // Xᵀ as a view of X's own storage: X is I x B column-major, so its transpose is B x I
-        // with row stride I and column stride 1. No copy, no allocation.
-        let x_t = MatrixView::<T, B, Const<I>, Const<I>, U1>::from_slice_with_strides_generic(
-            x.as_slice(),
-            batch,
-            Const::<I>,
-            Const::<I>,
-            U1,
-        );
-        crate::linalg::gemm(&mut grad.w, T::one(), d_out, &x_t, T::one());
+        if is_static::<B>() {
+            linalg::add_outer(&mut grad.w, d_out.as_slice(), x.as_slice());
+        } else {
+            // Xᵀ as a view of X's own storage: X is I x B column-major, so its transpose is
+            // B x I with row stride I and column stride 1. No copy, no allocation.
+            let x_t = MatrixView::<T, B, Const<I>, Const<I>, U1>::from_slice_with_strides_generic(
+                x.as_slice(),
+                x.shape_generic().1,
+                Const::<I>,
+                Const::<I>,
+                U1,
+            );
+            linalg::gemm(&mut grad.w, T::one(), d_out, &x_t, T::one());
+        }
         for col in d_out.column_iter() {
             grad.b += col;
         }

@@ -119,6 +119,116 @@ pub fn gemm_tr<T, const R: usize, const C: usize, C3, S1, S3>(
     c.gemm_tr(alpha, a, b, beta);
 }
 
+/// `y ← y + W x` for every column: `y` is `O x B`, `W` is `O x I`, `x` is `I x B`, all
+/// column-major and contiguous (the columns of `y` and `x` are the chunks of their slices).
+///
+/// The small-shape kernel of [`Dense`](crate::Dense)'s forward pass: it adds four columns of
+/// `W` into a register-resident stretch of `y` at a time, in the same order as one at a time
+/// (so the sums are the same to the bit as nalgebra's `gemv`), and the compiler vectorises it
+/// over the rows.
+#[inline]
+pub(crate) fn mul_add<T: Float, const O: usize, const I: usize>(
+    y: &mut [T],
+    w: &SMatrix<T, O, I>,
+    x: &[T],
+) {
+    let w = w.as_slice();
+    for (y, x) in y.chunks_exact_mut(O).zip(x.chunks_exact(I)) {
+        let mut j = 0;
+        while j + 4 <= I {
+            let (w0, w1, w2, w3) = (
+                &w[j * O..][..O],
+                &w[(j + 1) * O..][..O],
+                &w[(j + 2) * O..][..O],
+                &w[(j + 3) * O..][..O],
+            );
+            let (x0, x1, x2, x3) = (x[j], x[j + 1], x[j + 2], x[j + 3]);
+            for r in 0..O {
+                let mut acc = y[r];
+                acc += w0[r] * x0;
+                acc += w1[r] * x1;
+                acc += w2[r] * x2;
+                acc += w3[r] * x3;
+                y[r] = acc;
+            }
+            j += 4;
+        }
+        while j < I {
+            let (wj, xj) = (&w[j * O..][..O], x[j]);
+            for r in 0..O {
+                y[r] += wj[r] * xj;
+            }
+            j += 1;
+        }
+    }
+}
+
+/// `dW ← dW + G Xᵀ`: `dW` is `O x I`, `G` is `O x B`, `X` is `I x B`, all column-major and
+/// contiguous. Column `j` of `dW` gains `G[:, c] X[j, c]` for each sample `c`, a vectorised
+/// multiply-add over the rows.
+#[inline]
+pub(crate) fn add_outer<T: Float, const O: usize, const I: usize>(
+    dw: &mut SMatrix<T, O, I>,
+    g: &[T],
+    x: &[T],
+) {
+    let rows = opaque(O);
+    for (g, x) in g.chunks_exact(rows).zip(x.chunks_exact(I)) {
+        for (dw, &xj) in dw.as_mut_slice().chunks_exact_mut(rows).zip(x) {
+            for (dw, &g) in dw.iter_mut().zip(g) {
+                *dw += g * xj;
+            }
+        }
+    }
+}
+
+/// `dX ← Wᵀ G`: `dX` is `I x B`, `W` is `O x I`, `G` is `O x B`, all column-major and
+/// contiguous. Each entry is a [`dot`] of a column of `W` with a column of `G`.
+#[inline]
+pub(crate) fn tr_mul<T: Float, const O: usize, const I: usize>(
+    dx: &mut [T],
+    w: &SMatrix<T, O, I>,
+    g: &[T],
+) {
+    let rows = opaque(O);
+    for (dx, g) in dx.chunks_exact_mut(I).zip(g.chunks_exact(rows)) {
+        for (dx, w) in dx.iter_mut().zip(w.as_slice().chunks_exact(rows)) {
+            *dx = dot(w, g);
+        }
+    }
+}
+
+/// `n`, hidden from the optimiser. When a loop over the rows of a column has a trip count
+/// known at compile time, LLVM unrolls it completely and then vectorises the loop over the
+/// *columns* instead, with gathers and scatters at a stride of one column: measured three times
+/// slower than the vector loop over contiguous rows it makes when the count is opaque.
+#[inline(always)]
+fn opaque(n: usize) -> usize {
+    core::hint::black_box(n)
+}
+
+/// `Σ a_i b_i` with eight independent partial sums. A single running sum is a chain of
+/// dependent additions that the compiler may not reorder (floating-point addition is not
+/// associative), so it runs at one addition per latency; eight sums fill a vector register.
+#[inline]
+pub(crate) fn dot<T: Float>(a: &[T], b: &[T]) -> T {
+    const LANES: usize = 8;
+    let mut sums = [T::zero(); LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: T = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .fold(T::zero(), |s, (&a, &b)| s + a * b);
+    for (a, b) in a_chunks.zip(b_chunks) {
+        for lane in 0..LANES {
+            sums[lane] += a[lane] * b[lane];
+        }
+    }
+    let [s0, s1, s2, s3, s4, s5, s6, s7] = sums;
+    ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7)) + tail
+}
+
 /// Whether `D` is known only at run time.
 #[cfg(feature = "std")]
 #[inline]
