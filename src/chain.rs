@@ -88,6 +88,27 @@ impl<T: Float, A: Params<T>, B: Params<T>> Params<T> for Chain<A, B> {
         out.write_str(",\n)")
     }
 
+    fn fill(&mut self, value: T) {
+        self.head.fill(value);
+        self.tail.fill(value);
+    }
+
+    fn all_finite(&self) -> bool {
+        // `&`, not `&&`: no branch per layer
+        self.head.all_finite() & self.tail.all_finite()
+    }
+
+    fn zip_params_mut<const K: usize, F>(&mut self, grad: &Self, state: [&mut Self; K], f: &mut F)
+    where
+        F: FnMut(&mut [T], &[T], [&mut [T]; K]),
+    {
+        let mut halves = state.map(|s| (Some(&mut s.head), Some(&mut s.tail)));
+        let heads = core::array::from_fn(|i| halves[i].0.take().expect("taken once"));
+        let tails = core::array::from_fn(|i| halves[i].1.take().expect("taken once"));
+        self.head.zip_params_mut(&grad.head, heads, f);
+        self.tail.zip_params_mut(&grad.tail, tails, f);
+    }
+
     fn tensors(&self) -> impl Iterator<Item = Tensor<'_, T>> {
         self.head
             .tensors()

@@ -6,9 +6,7 @@ use nalgebra::{
     Const, DefaultAllocator, Dim, MatrixView, OMatrix, SMatrix, SVector, U1, allocator::Allocator,
 };
 
-use crate::{
-    Float, Layer, Leads, Network, Params, Role, Tensor, TensorInfo, TensorMut, linalg,
-};
+use crate::{Float, Layer, Leads, Network, Params, Role, Tensor, TensorInfo, TensorMut, linalg};
 
 /// Whether the batch dimension is known at compile time (a single sample or a `Const<K>`
 /// batch): such products are small and go through typenet's own kernels, which never allocate;
@@ -175,6 +173,33 @@ impl<const I: usize, const O: usize, T: Float> Params<T> for Dense<I, O, T> {
         out.write_str(",\n")?;
         write_array_storage(out, self.b.as_slice(), O)?;
         out.write_str(",\n)")
+    }
+
+    fn fill(&mut self, value: T) {
+        // slices, not nalgebra's `fill`, which walks the matrix element by element
+        self.w.as_mut_slice().fill(value);
+        self.b.as_mut_slice().fill(value);
+    }
+
+    fn all_finite(&self) -> bool {
+        T::all_finite(self.w.as_slice()) & T::all_finite(self.b.as_slice())
+    }
+
+    fn zip_params_mut<const K: usize, F>(&mut self, grad: &Self, state: [&mut Self; K], f: &mut F)
+    where
+        F: FnMut(&mut [T], &[T], [&mut [T]; K]),
+    {
+        let mut state = state;
+        f(
+            self.w.as_mut_slice(),
+            grad.w.as_slice(),
+            state.each_mut().map(|s| s.w.as_mut_slice()),
+        );
+        f(
+            self.b.as_mut_slice(),
+            grad.b.as_slice(),
+            state.map(|s| s.b.as_mut_slice()),
+        );
     }
 
     fn tensors(&self) -> impl Iterator<Item = Tensor<'_, T>> {

@@ -24,6 +24,15 @@ macro_rules! parameter_free_layer {
             fn write_rust_value(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
                 out.write_str(concat!("::typenet::", stringify!($name)))
             }
+            fn fill(&mut self, _: T) {}
+            fn all_finite(&self) -> bool {
+                true
+            }
+            fn zip_params_mut<const K: usize, F>(&mut self, _: &Self, _: [&mut Self; K], _: &mut F)
+            where
+                F: FnMut(&mut [T], &[T], [&mut [T]; K]),
+            {
+            }
             fn tensors(&self) -> impl Iterator<Item = $crate::Tensor<'_, T>> {
                 core::iter::empty()
             }

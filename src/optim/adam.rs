@@ -154,24 +154,14 @@ impl<T: Float, N: Params<T>, S: BorrowMut<N>> Optimizer<N, T> for Adam<N, S> {
         let step = of(self.lr / correction1);
         let inv_sqrt_c2 = of(1.0 / ComplexField::sqrt(correction2));
         let (m, v) = (self.m.borrow_mut(), self.v.borrow_mut());
-        let tensors = net
-            .tensors_mut()
-            .zip(grad.tensors())
-            .zip(m.tensors_mut())
-            .zip(v.tensors_mut());
-        for (((p, g), m), v) in tensors {
-            let elements = p
-                .data
-                .iter_mut()
-                .zip(g.data)
-                .zip(m.data.iter_mut())
-                .zip(v.data.iter_mut());
+        net.zip_params_mut(grad, [m, v], &mut |p, g, [m, v]| {
+            let elements = p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut());
             for (((p, &g), m), v) in elements {
                 let g = g + wd * *p;
                 *m = b1 * *m + (T::one() - b1) * g;
                 *v = b2 * *v + (T::one() - b2) * g * g;
                 *p -= step * *m / (v.sqrt() * inv_sqrt_c2 + eps);
             }
-        }
+        });
     }
 }

@@ -110,17 +110,14 @@ impl<T: Float, N: Params<T>, S: BorrowMut<N>> Optimizer<N, T> for Momentum<N, S>
             T::of_f64(self.momentum),
             T::of_f64(self.weight_decay),
         );
+        let nesterov = self.nesterov;
         let velocity: &mut N = self.velocity.borrow_mut();
-        let tensors = net
-            .tensors_mut()
-            .zip(grad.tensors())
-            .zip(velocity.tensors_mut());
-        for ((p, g), v) in tensors {
-            for ((p, &g), v) in p.data.iter_mut().zip(g.data).zip(v.data.iter_mut()) {
+        net.zip_params_mut(grad, [velocity], &mut |p, g, [v]| {
+            for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
                 let g = g + wd * *p;
                 *v = mu * *v + g;
-                *p -= lr * if self.nesterov { g + mu * *v } else { *v };
+                *p -= lr * if nesterov { g + mu * *v } else { *v };
             }
-        }
+        });
     }
 }

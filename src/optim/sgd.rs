@@ -65,10 +65,16 @@ impl<T: Float, N: Params<T>> Optimizer<N, T> for Sgd {
     fn update(&mut self, net: &mut N, grad: &N) {
         let lr = T::of_f64(self.lr);
         let wd = T::of_f64(self.weight_decay);
-        for (p, g) in net.tensors_mut().zip(grad.tensors()) {
-            for (p, &g) in p.data.iter_mut().zip(g.data) {
-                *p -= lr * (g + wd * *p);
-            }
+        if wd == T::zero() {
+            net.zip_params_mut(grad, [], &mut |p, g, []| {
+                p.iter_mut().zip(g).for_each(|(p, &g)| *p -= lr * g);
+            });
+        } else {
+            net.zip_params_mut(grad, [], &mut |p, g, []| {
+                p.iter_mut()
+                    .zip(g)
+                    .for_each(|(p, &g)| *p -= lr * (g + wd * *p));
+            });
         }
     }
 }
