@@ -1,0 +1,647 @@
+#!/usr/bin/env python3
+"""The speed comparison of issue 5: typenet against dfdx, NumPy and PyTorch on the same
+workloads, in one run, alternating, with medians, ratios and the issue's targets.
+
+    python3 bench/compare.py [--rounds 3] [--data DIR] [--skip-install]
+
+What it does (Python 3.11 standard library only; the peers run in bench/.venv):
+
+1. Creates `bench/.venv` if missing and pip-installs `numpy`, `torch`, `threadpoolctl` there
+   (unless `--skip-install`; then a missing package skips its peer). The default Linux
+   `torch` wheel is the CUDA build and pulls about 4 GB of nvidia-* packages (bench/.venv is
+   about 5.4 GB); that is what works. If it does not install, the driver tries
+   `pip install --no-deps torch` plus torch's pure-Python dependencies and checks that
+   `import torch` computes on the CPU - but torch 2.15's `import torch` then fails looking for
+   libcublasLt (it preloads the CUDA libraries when its global deps do not load), so expect
+   that fallback to fail and the torch peer to be skipped.
+2. Builds both Rust programs with `RUSTFLAGS="-C target-cpu=native"` into their own target
+   dirs, so the normal builds are not disturbed: typenet's `examples/bench.rs` into
+   `target/native`, dfdx's `bench/dfdx` into `bench/dfdx/target/native` (skipped with a message
+   if missing or broken). `--skip-build` uses the binaries already there.
+3. For rounds r = 1..R, runs every program (typenet, dfdx, NumPy float64, NumPy float32,
+   PyTorch; the order rotates each round) at 1 and 2 threads, each call with `--rounds 1`, and
+   takes per-workload medians over the R rounds. typenet and NumPy float32 also time one
+   512^3 f32 product (`GEMM-512`), the GEMM peak that W3 is measured against.
+4. With `--data DIR`: runs each program once more on W3-784-100-10 alone at 1 thread, each
+   through a fresh helper process that reports its child's peak resident memory.
+5. Prints the machine, the medians, the ratios, W3's GFLOP/s and the targets (met/missed), and
+   writes the same markdown to `bench/results.md`.
+
+A program that fails (does not build, rejects a flag, crashes, times out) is reported and the
+run goes on without it.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH)
+VENV = os.path.join(BENCH, ".venv")
+VENV_PY = os.path.join(VENV, "bin", "python")
+DFDX = os.path.join(BENCH, "dfdx")
+TYPENET_TARGET = os.path.join(REPO, "target", "native")
+TYPENET_BIN = os.path.join(TYPENET_TARGET, "release", "examples", "bench")
+DFDX_TARGET = os.path.join(DFDX, "target", "native")
+DFDX_BIN = os.path.join(DFDX_TARGET, "release", "typenet-bench-dfdx")
+RESULTS = os.path.join(BENCH, "results.md")
+
+WORKLOADS = ["W1", "W2", "W3-784-100-10", "W3-784-50-10", "W4-deep-sigmoid", "W4-784-100-10"]
+GEMM = "GEMM-512"
+UNITS = {
+    "W1": "s/step",
+    "W2": "s/run",
+    "W3-784-100-10": "s/epoch",
+    "W3-784-50-10": "s/epoch",
+    "W4-deep-sigmoid": "s/call",
+    "W4-784-100-10": "s/call",
+    GEMM: "s/product",
+}
+CALL_TIMEOUT = 1800  # seconds for one call of one program
+TORCH_PURE_DEPS = ["filelock", "typing-extensions", "sympy", "networkx", "jinja2", "fsspec"]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def tail(text, lines=12):
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+# ---------------------------------------------------------------------------------------------
+# Helper mode: run a command, report its peak resident memory
+# ---------------------------------------------------------------------------------------------
+
+
+def maxrss_helper(cmd):
+    """Runs `cmd` (its stdout to ours, its stderr to ours) and then prints one JSON line with its
+    exit code and peak RSS in KiB. Being a fresh process, this helper has no other children, so
+    RUSAGE_CHILDREN's ru_maxrss is exactly that command's (Linux reports it in KiB)."""
+    try:
+        rc = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
+    except OSError as e:
+        print(json.dumps({"rc": None, "error": str(e)}))
+        return 1
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"rc": rc, "maxrss_kib": rss}))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Setup: the virtual environment and the Rust builds
+# ---------------------------------------------------------------------------------------------
+
+PROBE = r"""
+import json, sys
+out = {"python": sys.version.split()[0]}
+try:
+    import numpy
+    out["numpy"] = numpy.__version__
+except Exception as e:
+    out["numpy_error"] = repr(e)
+try:
+    from threadpoolctl import threadpool_info
+    import threadpoolctl
+    out["threadpoolctl"] = threadpoolctl.__version__
+    if "numpy" in out:
+        out["blas"] = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+except Exception as e:
+    out["threadpoolctl_error"] = repr(e)
+try:
+    import torch
+    x = torch.ones(64, 64)
+    assert float((x @ x).sum()) == 64.0 ** 3
+    out["torch"] = torch.__version__
+    out["torch_cpu"] = torch.backends.cpu.get_cpu_capability()
+    out["torch_cuda_build"] = torch.version.cuda
+except Exception as e:
+    out["torch_error"] = repr(e)
+print(json.dumps(out))
+"""
+
+
+def probe_venv():
+    if not os.path.exists(VENV_PY):
+        return {}
+    r = subprocess.run([VENV_PY, "-c", PROBE], capture_output=True, text=True)
+    try:
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return {"probe_error": tail(r.stderr)}
+
+
+def pip(args, logfile):
+    log(f"  $ pip {' '.join(args)}   (output: {os.path.relpath(logfile, REPO)})")
+    with open(logfile, "a") as f:
+        f.write(f"\n$ pip {' '.join(args)}\n")
+        f.flush()
+        return subprocess.run([VENV_PY, "-m", "pip", *args], stdout=f, stderr=subprocess.STDOUT).returncode
+
+
+def setup_venv(skip_install, notes):
+    """Returns the probe of the venv (versions, BLAS) and a note on how torch got there."""
+    info = probe_venv()
+    ready = all(k in info for k in ("numpy", "threadpoolctl", "torch"))
+    if ready:
+        return info, "already installed in bench/.venv"
+    if skip_install:
+        notes.append("--skip-install: bench/.venv lacks "
+                     + ", ".join(k for k in ("numpy", "threadpoolctl", "torch") if k not in info)
+                     + "; those peers are skipped")
+        return info, "not installed (--skip-install)"
+    if not os.path.exists(VENV_PY):
+        log(f"creating {os.path.relpath(VENV, REPO)}")
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+    logfile = os.path.join(VENV, "install.log")
+    how = "pip install numpy torch threadpoolctl (the default PyPI wheels)"
+    if pip(["install", "numpy", "torch", "threadpoolctl"], logfile) != 0:
+        notes.append(f"`pip install numpy torch threadpoolctl` failed (see {logfile}); "
+                     "trying torch without its dependencies")
+        pip(["install", "numpy", "threadpoolctl"], logfile)
+        pip(["install", "--no-deps", "torch"], logfile)
+        pip(["install", *TORCH_PURE_DEPS], logfile)
+        how = ("pip install --no-deps torch, plus " + " ".join(TORCH_PURE_DEPS)
+               + " (the default install failed)")
+    info = probe_venv()
+    for k in ("numpy", "threadpoolctl", "torch"):
+        if k not in info:
+            notes.append(f"{k} does not import in bench/.venv: "
+                         f"{info.get(k + '_error', info.get('probe_error', '?'))}; its peer is skipped")
+    if "torch" not in info:
+        how += " - torch still does not work"
+    return info, how
+
+
+def build(name, cwd, args, target_dir, binary, skip_build, notes):
+    """Builds with -C target-cpu=native; returns the binary, or None with a note."""
+    if skip_build:
+        if os.path.exists(binary):
+            return binary
+        notes.append(f"{name}: --skip-build and no binary at {os.path.relpath(binary, REPO)}; skipped")
+        return None
+    env = dict(os.environ, RUSTFLAGS="-C target-cpu=native", CARGO_TARGET_DIR=target_dir)
+    log(f"building {name}: RUSTFLAGS='-C target-cpu=native' CARGO_TARGET_DIR="
+        f"{os.path.relpath(target_dir, REPO)} cargo {' '.join(args)}   (in {os.path.relpath(cwd, REPO) or '.'})")
+    t = time.monotonic()
+    r = subprocess.run(["cargo", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if r.returncode != 0 or not os.path.exists(binary):
+        notes.append(f"{name}: the build failed (exit {r.returncode}); skipped. Its last lines:\n"
+                     + indent(tail(r.stderr, 15)))
+        return None
+    log(f"  built in {time.monotonic() - t:.0f} s")
+    return binary
+
+
+def indent(text):
+    return "\n".join("      " + line for line in text.splitlines())
+
+
+def command_output(cmd, cwd=REPO):
+    try:
+        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120)
+        return r.stdout.strip() or r.stderr.strip()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"? ({e})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the programs
+# ---------------------------------------------------------------------------------------------
+
+LINE = re.compile(r"^(\S+)\s+([0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
+
+
+class Program:
+    def __init__(self, name, cmd, gemm=False):
+        self.name = name
+        self.cmd = cmd
+        self.gemm = gemm  # asked for GEMM-512 too
+        self.times = {}  # (threads, workload) -> [seconds]
+        self.failed = {}  # threads -> message (no more calls at that count)
+        self.stderr_info = {}  # threads -> what the program said on stderr (versions, BLAS)
+
+    def args(self, threads, only, rounds, data):
+        a = [*self.cmd, "--rounds", str(rounds), "--threads", str(threads), "--only", ",".join(only)]
+        return a + (["--data", data] if data else [])
+
+    def run(self, threads, data):
+        only = WORKLOADS + ([GEMM] if self.gemm else [])
+        cmd = self.args(threads, only, 1, data)
+        t = time.monotonic()
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=CALL_TIMEOUT, cwd=REPO)
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+            self.parse(threads, out)
+            self.failed[threads] = f"timed out after {CALL_TIMEOUT} s: `{shlex.join(cmd)}`"
+            return f"TIMEOUT ({CALL_TIMEOUT} s)"
+        except OSError as e:
+            self.failed[threads] = f"could not start `{shlex.join(cmd)}`: {e}"
+            return "FAILED to start"
+        got = self.parse(threads, r.stdout)
+        if threads not in self.stderr_info and r.stderr.strip() and r.returncode == 0:
+            self.stderr_info[threads] = r.stderr.strip()
+        if r.returncode != 0:
+            self.failed[threads] = (f"exit {r.returncode} from `{shlex.join(cmd)}` "
+                                    f"after {len(got)} lines:\n" + indent(tail(r.stderr or r.stdout)))
+            return f"FAILED (exit {r.returncode})"
+        missing = [w for w in WORKLOADS if w not in got]
+        note = f", no line for {', '.join(missing)}" if missing else ""
+        return f"{time.monotonic() - t:.1f} s{note}"
+
+    def parse(self, threads, stdout):
+        got = {}
+        for line in stdout.splitlines():
+            m = LINE.match(line.strip())
+            if m and (m.group(1) in WORKLOADS or m.group(1) == GEMM):
+                got[m.group(1)] = float(m.group(2))
+                self.times.setdefault((threads, m.group(1)), []).append(float(m.group(2)))
+        return got
+
+    def median(self, threads, workload):
+        ts = self.times.get((threads, workload))
+        return statistics.median(ts) if ts else None
+
+
+def measure_memory(program, data):
+    """Peak RSS in MiB of `program` on W3-784-100-10 at 1 thread, via a fresh helper process."""
+    cmd = program.args(1, ["W3-784-100-10"], 1, data)
+    helper = [sys.executable, os.path.abspath(__file__), "--maxrss-helper", "--", *cmd]
+    try:
+        r = subprocess.run(helper, capture_output=True, text=True, timeout=CALL_TIMEOUT, cwd=REPO)
+        result = json.loads(r.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, IndexError, json.JSONDecodeError) as e:
+        return None, f"the helper failed: {e}"
+    if result.get("rc") != 0:
+        return None, f"exit {result.get('rc')}: {result.get('error', '')}"
+    return result["maxrss_kib"] / 1024, None
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------------
+
+
+def fmt_time(s):
+    if s is None:
+        return "n/a"
+    if s < 1e-3:
+        return f"{s * 1e6:.2f} µs"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.3f} s"
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "n/a"
+    return f"{r:.0f}×" if r >= 100 else f"{r:.1f}×" if r >= 10 else f"{r:.2f}×"
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def w3_flops(hidden, samples=60_000):
+    """Forward 2·B·(784·H + H·10), the weight gradients as many again, the second layer's input
+    gradient 2·B·H·10; the first layer's input gradient is not computed."""
+    forward = 2 * samples * (784 * hidden + hidden * 10)
+    return 2 * forward + 2 * samples * hidden * 10
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+    except OSError:
+        return platform.processor() or "?", ""
+    model = re.search(r"^model name\s*:\s*(.*)$", text, re.M)
+    flags = re.search(r"^flags\s*:\s*(.*)$", text, re.M)
+    simd = []
+    if flags:
+        have = set(flags.group(1).split())
+        simd = [f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+                            "avx512_bf16", "amx_tile") if f in have]
+    return (model.group(1).strip() if model else "?"), " ".join(simd)
+
+
+def dfdx_version():
+    try:
+        with open(os.path.join(DFDX, "Cargo.lock")) as f:
+            m = re.search(r'name = "dfdx"\nversion = "([^"]+)"', f.read())
+        return m.group(1) if m else "?"
+    except OSError:
+        return "? (no bench/dfdx/Cargo.lock)"
+
+
+def cpu_busy_seconds():
+    """Seconds of CPU time spent by everything on the machine (all cores, not idle/iowait), and
+    by this process's waited-for children; None if /proc/stat cannot be read."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is inside user)
+    busy = sum(fields[:8]) - fields[3] - fields[4]
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return busy / os.sysconf("SC_CLK_TCK"), ru.ru_utime + ru.ru_stime
+
+
+def mem_total():
+    try:
+        with open("/proc/meminfo") as f:
+            kib = int(re.search(r"MemTotal:\s*(\d+)", f.read()).group(1))
+        return f"{kib / 1024 ** 2:.1f} GiB"
+    except (OSError, AttributeError):
+        return "?"
+
+
+def report(args, programs, threads, venv, torch_how, memory, notes, load, started, elapsed):
+    by = {p.name: p for p in programs}
+    tn = by.get("typenet")
+    peers = [p for p in programs if p.name != "typenet"]
+    cols = [(p, t) for p in programs for t in threads]
+    md = []
+    md.append("# typenet speed comparison (issue 5)\n")
+    cmd = "python3 bench/compare.py " + shlex.join(sys.argv[1:])
+    md.append(f"Run {started:%Y-%m-%d %H:%M} UTC: `{cmd.strip()}`, {elapsed / 60:.1f} min. "
+              f"Medians of {args.rounds} round(s); each round runs every program once at each "
+              f"thread count ({', '.join(map(str, threads))}) with `--rounds 1`, the programs "
+              "alternating (the order rotates every round). W3 data: "
+              + (f"`{args.data}`" if args.data else
+                 "the repository's 10,000 digits (`data/mnist-10k`) six times over") + ".\n")
+
+    model, simd = cpu_model()
+    blas = venv.get("blas") or []
+    blas_text = "; ".join(
+        f"{b.get('internal_api')} {b.get('version')}, kernel {b.get('architecture')}, "
+        f"{b.get('threading_layer')}" for b in blas) or "?"
+    md.append("## Machine\n")
+    md.append(f"- CPU: {model}, {os.cpu_count()} logical cores; SIMD: {simd or '?'}; memory {mem_total()}")
+    other = load.get("other")
+    md.append(f"- Load average (1 min) at the start {load['start']:.2f}, at the end {load['end']:.2f}; "
+              + (f"other processes used {other:.0%} of the {os.cpu_count()} cores' time while the "
+                 "programs were timed" if other is not None else "others' CPU use unknown")
+              + (" - **the machine was busy: these figures (the 2-thread ones above all) are "
+                 "not to be trusted**" if other is not None and other > 0.1 else ""))
+    md.append(f"- Linux {platform.release()}")
+    md.append(f"- {command_output(['rustc', '--version'])}, built with `RUSTFLAGS=\"-C target-cpu=native\"`")
+    md.append(f"- typenet at {command_output(['git', 'rev-parse', '--short', 'HEAD'])}"
+              + (" with uncommitted changes" if command_output(
+                  ['git', 'status', '--porcelain', '--untracked-files=no', '--', 'src', 'examples',
+                   'benches', 'Cargo.toml']) else "")
+              + f"; dfdx {dfdx_version()}")
+    md.append(f"- Python {venv.get('python', '?')} (bench/.venv), numpy {venv.get('numpy', 'missing')} "
+              f"(BLAS: {blas_text}), threadpoolctl {venv.get('threadpoolctl', 'missing')}")
+    md.append(f"- torch {venv.get('torch', 'missing')} (CPU capability {venv.get('torch_cpu', '?')}, "
+              f"built for CUDA {venv.get('torch_cuda_build')}, run on the CPU); installed by: {torch_how}")
+    for p in programs:
+        for t, said in sorted(p.stderr_info.items()):
+            md.append(f"- {p.name} @{t} says: `{' / '.join(said.splitlines()[:2])}`")
+    md.append("")
+
+    # Medians
+    md.append("## Medians\n")
+    header = ["workload"] + [f"{p.name}@{t}" for p, t in cols]
+    rows = []
+    for w in WORKLOADS + [GEMM]:
+        cells = [fmt_time(p.median(t, w)) for p, t in cols]
+        if all(c == "n/a" for c in cells):
+            continue
+        rows.append([f"{w} ({UNITS[w]})"] + cells)
+    md.append(table(header, rows) + "\n")
+
+    # Ratios
+    if tn and peers:
+        md.append("## Ratios: peer time / typenet time at the same thread count\n")
+        pcols = [(p, t) for p in peers for t in threads]
+        rows = []
+        for w in WORKLOADS:
+            row = [w]
+            for p, t in pcols:
+                a, b = p.median(t, w), tn.median(t, w)
+                row.append(fmt_ratio(a / b) if a and b else "n/a")
+            rows.append(row)
+        md.append(table(["workload"] + [f"{p.name}@{t}" for p, t in pcols], rows) + "\n")
+
+    # GEMM peak and W3 throughput
+    md.append("## GEMM peak and W3 throughput\n")
+    gemm_flops = 2 * 512 ** 3
+    peaks = {}
+    for name in ("typenet", "numpy-f32"):
+        p = by.get(name)
+        s = p.median(1, GEMM) if p else None
+        peaks[name] = gemm_flops / s / 1e9 if s else None
+        md.append(f"- {name} GEMM-512 (f32, 1 thread): "
+                  + (f"{fmt_time(s)} a product, {peaks[name]:.1f} GFLOP/s" if s else "n/a"))
+    for name in ("typenet", "numpy-f32"):
+        p = by.get(name)
+        s = p.median(2, GEMM) if p and 2 in threads else None
+        if s:
+            md.append(f"- {name} GEMM-512 (f32, 2 threads): {fmt_time(s)} a product, "
+                      f"{gemm_flops / s / 1e9:.1f} GFLOP/s")
+    md.append("")
+    rows = []
+    for hidden in (100, 50):
+        w = f"W3-784-{hidden}-10"
+        for p, t in cols:
+            s = p.median(t, w)
+            if not s:
+                continue
+            gf = w3_flops(hidden) / s / 1e9
+            rows.append([w, f"{p.name}@{t}", f"{w3_flops(hidden) / 1e9:.2f}", fmt_time(s), f"{gf:.1f}"]
+                        + [f"{gf / peaks[k]:.0%}" if peaks[k] else "n/a" for k in ("typenet", "numpy-f32")])
+    if rows:
+        md.append(table(["workload", "program", "GFLOP per epoch", "epoch", "GFLOP/s",
+                         "of typenet's 1-thread peak", "of numpy-f32's 1-thread peak"], rows) + "\n")
+
+    # Targets
+    md.append("## Targets\n")
+    rows = []
+
+    def target(what, value, goal, fmt=fmt_ratio, goal_text=None):
+        if value is None:
+            rows.append([what, "n/a", goal_text or f"≥ {goal:g}×", "not measured"])
+        else:
+            rows.append([what, fmt(value), goal_text or f"≥ {goal:g}×",
+                         "**met**" if value >= goal else f"**missed** (by {goal / value:.2f}×)"])
+
+    def ratio(peer_names, t, w):
+        """The smallest peer/typenet ratio among `peer_names` (the fastest of them), and which."""
+        if not tn or not tn.median(t, w):
+            return None, None
+        best = None
+        for n in peer_names:
+            p = by.get(n)
+            s = p.median(t, w) if p else None
+            if s and (best is None or s < best[0]):
+                best = (s, n)
+        return (best[0] / tn.median(t, w), best[1]) if best else (None, None)
+
+    every = [p.name for p in peers]
+    numpys = ["numpy-f64", "numpy-f32"]
+    goals = [
+        ("W1", ["torch"], 500), ("W1", numpys, 300), ("W1", ["dfdx"], 20),
+        ("W2", numpys, 300), ("W2", ["dfdx"], 10),
+        ("W3-784-100-10", every, 2), ("W3-784-50-10", every, 2),
+        ("W4-784-100-10", every, 5), ("W4-deep-sigmoid", every, 20),
+    ]
+    for w, names, goal in goals:
+        for t in threads:
+            r, who = ratio(names, t, w)
+            label = ("the fastest peer" if names is every else
+                     "NumPy, the faster dtype" if names is numpys else names[0])
+            target(f"{w} vs {label}{f' ({who})' if who and len(names) > 1 else ''} @{t}", r, goal)
+    for hidden in (100, 50):
+        w = f"W3-784-{hidden}-10"
+        s = tn.median(1, w) if tn else None
+        for k in ("typenet", "numpy-f32"):
+            frac = w3_flops(hidden) / s / 1e9 / peaks[k] if s and peaks[k] else None
+            target(f"{w} typenet@1 GFLOP/s vs {k}'s GEMM-512 peak", frac, 0.7,
+                   fmt=lambda v: f"{v:.0%}", goal_text="≥ 70%")
+        s2 = tn.median(2, w) if tn and 2 in threads else None
+        target(f"{w} typenet 2 threads vs 1 (speed-up)", s / s2 if s and s2 else None, 1.7)
+    if memory:
+        mb = memory.get("typenet", (None, None))[0]
+        rows.append(["W3-784-100-10 peak RSS, typenet", f"{mb:.0f} MiB" if mb else "n/a", "< 120 MiB",
+                     ("**met**" if mb < 120 else f"**missed** (by {mb / 120:.2f}×)") if mb else "not measured"])
+    else:
+        rows.append(["W3-784-100-10 peak RSS, typenet", "n/a", "< 120 MiB", "not measured (needs --data)"])
+    md.append(table(["target", "measured", "goal", ""], rows) + "\n")
+
+    # Memory
+    md.append("## Peak memory\n")
+    if memory:
+        md.append(f"W3-784-100-10 on `{args.data}`, `--rounds 1 --threads 1`, each program alone "
+                  "in a fresh helper process (peak resident set, `ru_maxrss` of its only child):\n")
+        md.append(table(["program", "peak RSS"],
+                        [[n, f"{mb:.0f} MiB" if mb else f"n/a ({err})"] for n, (mb, err) in memory.items()])
+                  + "\n")
+    else:
+        md.append("Not measured: give `--data DIR` (e.g. `/usr/share/datasets/fashion-mnist`).\n")
+
+    # Problems
+    problems = list(notes)
+    for p in programs:
+        for t, msg in sorted(p.failed.items()):
+            problems.append(f"{p.name}@{t}: {msg}")
+    md.append("## Problems\n")
+    md.append("\n".join(f"- {n}" for n in problems) if problems else "None.")
+    md.append("")
+    md.append("## Reproduce\n")
+    md.append("```sh\npython3 bench/compare.py --rounds 3 --data /usr/share/datasets/fashion-mnist\n```")
+    return "\n".join(md) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv):
+    if argv[:1] == ["--maxrss-helper"]:
+        return maxrss_helper(argv[2:] if argv[1:2] == ["--"] else argv[1:])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
+    ap.add_argument("--data", default=None, help="MNIST-format directory for W3 (and the memory runs)")
+    ap.add_argument("--skip-install", action="store_true", help="never pip-install into bench/.venv")
+    ap.add_argument("--skip-build", action="store_true", help="use the Rust binaries already built")
+    ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
+    ap.add_argument("--programs", default="typenet,dfdx,numpy-f64,numpy-f32,torch",
+                    help="which programs (default all five)")
+    ap.add_argument("--output", default=RESULTS, help="the markdown report (default bench/results.md)")
+    args = ap.parse_args(argv)
+    if args.rounds < 1:
+        ap.error("--rounds must be positive")
+    threads = [int(t) for t in args.threads.split(",")]
+    wanted = args.programs.split(",")
+    unknown = set(wanted) - {"typenet", "dfdx", "numpy-f64", "numpy-f32", "torch"}
+    if unknown:
+        ap.error(f"unknown programs: {', '.join(sorted(unknown))}")
+    if args.data and not os.path.isdir(args.data):
+        ap.error(f"--data {args.data}: no such directory")
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t0 = time.monotonic()
+    load_start = os.getloadavg()[0]
+    notes = []
+
+    venv, torch_how = ({}, "not needed")
+    if {"numpy-f64", "numpy-f32", "torch"} & set(wanted):
+        venv, torch_how = setup_venv(args.skip_install, notes)
+
+    programs = []
+    for name in wanted:
+        if name == "typenet":
+            binary = build("typenet", REPO, ["build", "--release", "--example", "bench"],
+                           TYPENET_TARGET, TYPENET_BIN, args.skip_build, notes)
+            if binary:
+                programs.append(Program("typenet", [binary], gemm=True))
+        elif name == "dfdx":
+            if not os.path.isfile(os.path.join(DFDX, "Cargo.toml")):
+                notes.append("dfdx: bench/dfdx does not exist; skipped")
+                continue
+            binary = build("dfdx", DFDX, ["build", "--release"], DFDX_TARGET, DFDX_BIN,
+                           args.skip_build, notes)
+            if binary:
+                programs.append(Program("dfdx", [binary]))
+        elif name.startswith("numpy"):
+            if "numpy" in venv and "threadpoolctl" in venv:
+                dtype = "float64" if name == "numpy-f64" else "float32"
+                programs.append(Program(name, [VENV_PY, os.path.join(BENCH, "numpy_peer.py"),
+                                               "--dtype", dtype], gemm=name == "numpy-f32"))
+            else:
+                notes.append(f"{name}: numpy/threadpoolctl missing from bench/.venv; skipped")
+        elif name == "torch":
+            if "torch" in venv:
+                programs.append(Program("torch", [VENV_PY, os.path.join(BENCH, "torch_peer.py")]))
+            else:
+                notes.append("torch: torch does not work in bench/.venv; skipped")
+
+    busy0, wall0 = cpu_busy_seconds(), time.monotonic()
+    for r in range(args.rounds):
+        k = r % len(programs) if programs else 0
+        order = programs[k:] + programs[:k]
+        counts = threads if r % 2 == 0 else threads[::-1]
+        for p in order:
+            for t in counts:
+                if t in p.failed:
+                    continue
+                log(f"[round {r + 1}/{args.rounds}] {p.name} @{t} threads ...")
+                log(f"  {p.run(t, args.data)}")
+
+    busy1, wall1 = cpu_busy_seconds(), time.monotonic()
+    load = {"start": load_start, "end": os.getloadavg()[0]}
+    if busy0 and busy1 and wall1 > wall0:
+        others = (busy1[0] - busy0[0]) - (busy1[1] - busy0[1])
+        load["other"] = max(0.0, others / ((wall1 - wall0) * os.cpu_count()))
+
+    memory = {}
+    if args.data:
+        for p in programs:
+            log(f"[memory] {p.name}: W3-784-100-10 at 1 thread ...")
+            memory[p.name] = measure_memory(p, args.data)
+            mb, err = memory[p.name]
+            log(f"  {f'{mb:.0f} MiB' if mb else err}")
+
+    text = report(args, programs, threads, venv, torch_how, memory, notes, load,
+                  started, time.monotonic() - t0)
+    print(text)
+    with open(args.output, "w") as f:
+        f.write(text)
+    log(f"written to {os.path.relpath(args.output, REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,416 @@
+#!/usr/bin/env python3
+"""typenet's speed workloads (examples/bench.rs, benches/workloads.rs) written the way the seed
+NumPy tutorials write them, as a peer in the benchmark comparison (bench/compare.py).
+
+    python3 bench/numpy_peer.py [--rounds N] [--threads T] [--data DIR] [--only A,B]
+                                [--dtype float64|float32]
+
+It prints one line per workload, `<name> <median seconds>`, in this order:
+
+- `W1` (seconds per SGD step): 10 -> five sigmoid layers of 32 -> 2 sigmoid, one sample
+  `x_i = i / 10` with target (0.2, 0.8), half the sum of squared errors, SGD at 0.01.
+- `W2` (seconds per run): a fresh 2-2-2 sigmoid network trained on the seeds' nine points
+  (scaled by 1/20, targets one-hot smoothed to 0.01/0.99), batch 1, 1000 epochs, SGD at 2.
+- `W3-784-100-10`, `W3-784-50-10` (seconds per epoch): ReLU MLPs 784-H-10 (He-normal weights,
+  zero biases), softmax cross-entropy averaged over the batch, SGD at 0.1, batches of 100; one
+  epoch = the samples shuffled, then 600 steps over 60,000 samples. The images stay uint8 and
+  each batch is converted (`/ 255`) when it is used.
+- `W4-deep-sigmoid`, `W4-784-100-10` (seconds per call): one sample `x_i = (i mod 7) / 7`
+  forward through the W1 network and through 784-100-10.
+- `GEMM-512` (seconds per product, only when `--only` names it): `a @ b` of two 512x512
+  matrices of `--dtype`, through NumPy's BLAS.
+
+The style is the "deep learning from scratch" one of the seeds: a network class with a `params`
+dict (`W1`, `b1`, ...), row-major batches `x @ W + b`, layers `Affine`/`Relu`/`Sigmoid`/
+`SoftmaxWithLoss` with `forward`/`backward`, and SGD as `params[k] -= lr * grads[k]`. One
+departure, so that every program does the same work: the first `Affine` does not compute the
+gradient of the input (nobody uses it; PyTorch, dfdx and typenet do not compute it either).
+
+Options (the same for every program in the comparison):
+
+- `--rounds N`: each figure is the median of N rounds (default 5).
+- `--threads T`: BLAS threads (default 1), set through the environment before NumPy is
+  imported and again with threadpoolctl; the BLAS found and its kernel go to stderr.
+- `--data DIR`: W3's samples from an MNIST-format directory holding `train-images-idx3-ubyte`
+  and `train-labels-idx1-ubyte` (raw or `.gz`; at least 60,000 samples, e.g. Fashion-MNIST);
+  default: the repository's 10,000 digits (`data/mnist-10k`) six times over.
+- `--only A,B`: just these workloads (unknown names are ignored).
+- `--dtype float64|float32`: float64 is what the seeds use (default).
+"""
+
+import argparse
+import gzip
+import os
+import sys
+import time
+import zlib
+
+NAMES = ["W1", "W2", "W3-784-100-10", "W3-784-50-10", "W4-deep-sigmoid", "W4-784-100-10"]
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+W1_STEPS = 2_000  # SGD steps in one W1 round
+W4_CALLS = 5_000  # calls in one W4 round
+GEMM_PRODUCTS = 20  # products in one GEMM-512 round
+W3_SAMPLES = 60_000
+W3_BATCH = 100
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    positive = lambda v: int(v) if int(v) > 0 else p.error(f"`{v}` is not a positive count")
+    p.add_argument("--rounds", type=positive, default=5)
+    p.add_argument("--threads", type=positive, default=1)
+    p.add_argument("--data", default=None)
+    p.add_argument("--only", default=None)
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    args = p.parse_args(argv)
+    args.only = None if args.only is None else args.only.split(",")
+    return args
+
+
+ARGS = parse_args(sys.argv[1:])
+# The BLAS reads these when it is loaded, i.e. when numpy is imported: set them first.
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+
+
+# ---------------------------------------------------------------------------------------------
+# The seeds' functions and layers
+# ---------------------------------------------------------------------------------------------
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def softmax(x):
+    x = x - np.max(x, axis=-1, keepdims=True)  # against overflow
+    return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
+
+
+def cross_entropy_error(y, t):
+    if y.ndim == 1:
+        t = t.reshape(1, t.size)
+        y = y.reshape(1, y.size)
+    # one-hot targets -> the indices of the right answers
+    if t.size == y.size:
+        t = t.argmax(axis=1)
+    batch_size = y.shape[0]
+    return -np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size
+
+
+class Affine:
+    def __init__(self, W, b, input_grad=True):
+        self.W = W
+        self.b = b
+        self.input_grad = input_grad
+        self.x = None
+        self.dW = None
+        self.db = None
+
+    def forward(self, x):
+        self.x = x
+        return np.dot(x, self.W) + self.b
+
+    def backward(self, dout):
+        self.dW = np.dot(self.x.T, dout)
+        self.db = np.sum(dout, axis=0)
+        return np.dot(dout, self.W.T) if self.input_grad else None
+
+
+class Relu:
+    def __init__(self):
+        self.mask = None
+
+    def forward(self, x):
+        self.mask = x <= 0
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, dout):
+        dout[self.mask] = 0
+        return dout
+
+
+class Sigmoid:
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        self.out = sigmoid(x)
+        return self.out
+
+    def backward(self, dout):
+        return dout * (1.0 - self.out) * self.out
+
+
+class SoftmaxWithLoss:
+    def __init__(self):
+        self.loss = None
+        self.y = None
+        self.t = None
+
+    def forward(self, x, t):
+        self.t = t
+        self.y = softmax(x)
+        self.loss = cross_entropy_error(self.y, self.t)
+        return self.loss
+
+    def backward(self, dout=1):
+        batch_size = self.t.shape[0]
+        return (self.y - self.t) * dout / batch_size
+
+
+class HalfSquaredError:
+    """`0.5 * sum((y - t)**2)` per sample, averaged over the batch (the seeds' "half-MSE")."""
+
+    def __init__(self):
+        self.y = None
+        self.t = None
+
+    def forward(self, y, t):
+        self.y = y
+        self.t = t
+        return 0.5 * np.sum((y - t) ** 2) / y.shape[0]
+
+    def backward(self, dout=1):
+        return (self.y - self.t) * dout / self.y.shape[0]
+
+
+class MultiLayerNet:
+    """Fully connected: `sizes[0] -> ... -> sizes[-1]`, `activation` between the layers,
+    `output` (a layer class or None) after the last one, then `loss`."""
+
+    def __init__(self, sizes, activation, output, loss, weight_init, rng, dtype):
+        self.params = {}
+        self.layers = []
+        self.affines = []
+        for i in range(1, len(sizes)):
+            scale = np.sqrt((2.0 if weight_init == "he" else 1.0) / sizes[i - 1])
+            W = (scale * rng.standard_normal((sizes[i - 1], sizes[i]))).astype(dtype)
+            b = np.zeros(sizes[i], dtype=dtype)
+            self.params[f"W{i}"] = W
+            self.params[f"b{i}"] = b
+            affine = Affine(W, b, input_grad=i > 1)
+            self.affines.append(affine)
+            self.layers.append(affine)
+            if i < len(sizes) - 1:
+                self.layers.append(activation())
+        if output is not None:
+            self.layers.append(output())
+        self.last_layer = loss()
+
+    def predict(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def loss(self, x, t):
+        return self.last_layer.forward(self.predict(x), t)
+
+    def gradient(self, x, t):
+        self.loss(x, t)
+        dout = self.last_layer.backward(1)
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        grads = {}
+        for i, affine in enumerate(self.affines, start=1):
+            grads[f"W{i}"] = affine.dW
+            grads[f"b{i}"] = affine.db
+        return grads
+
+
+def sgd(params, grads, lr):
+    for key in params:
+        params[key] -= lr * grads[key]  # in place: the layers hold the same arrays
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: MNIST-format files, kept as bytes
+# ---------------------------------------------------------------------------------------------
+
+
+def read_idx(path, magic, dims):
+    """The uint8 array of the IDX file `path` (raw or gzip), which must have `magic` and `dims`
+    dimensions."""
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            header = f.read(4 + 4 * dims)
+            if len(header) < 4 + 4 * dims:
+                raise ValueError("shorter than its header")
+            found = int.from_bytes(header[:4], "big")
+            if found != magic:
+                raise ValueError(f"magic number {found}, expected {magic}")
+            shape = tuple(int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
+            data = np.empty(shape, dtype=np.uint8)
+            view, read = memoryview(data).cast("B"), 0
+            while read < data.size:
+                got = f.readinto(view[read:])
+                if not got:
+                    break
+                read += got
+            if read != data.size:
+                raise ValueError(f"{read} bytes of data, the header promises {data.size}")
+            if f.read(1):
+                raise ValueError("longer than its header says")
+    except OSError as e:  # missing, unreadable, not gzip
+        raise SystemExit(f"error: {path}: {e.strerror or e}")
+    except (EOFError, ValueError, zlib.error) as e:
+        raise SystemExit(f"error: {path}: not a valid IDX file: {e or 'truncated'}")
+    return data
+
+
+def find(directory, stem):
+    plain = os.path.join(directory, stem)
+    return plain if os.path.isfile(plain) else plain + ".gz"
+
+
+def training_set(directory):
+    """(images as uint8 [n, 784], labels as uint8 [n]), at least 60,000 of them."""
+    if directory is None:
+        shipped = os.path.join(REPO, "data", "mnist-10k")
+        images = read_idx(os.path.join(shipped, "images-idx3-ubyte.gz"), 2051, 3)
+        labels = read_idx(os.path.join(shipped, "labels-idx1-ubyte.gz"), 2049, 1)
+    else:
+        images = read_idx(find(directory, "train-images-idx3-ubyte"), 2051, 3)
+        labels = read_idx(find(directory, "train-labels-idx1-ubyte"), 2049, 1)
+    n, rows, cols = images.shape
+    if labels.shape[0] != n:
+        raise SystemExit(f"error: {n} images but {labels.shape[0]} labels")
+    if rows * cols != 784:
+        raise SystemExit(f"error: images of {rows}x{cols} pixels; W3 needs 784")
+    if n and labels.max() >= 10:
+        raise SystemExit(f"error: label {labels.max()}; W3 needs labels below 10")
+    images = images.reshape(n, 784)
+    if directory is None:
+        images, labels = np.tile(images, (6, 1)), np.tile(labels, 6)
+    if images.shape[0] < W3_SAMPLES:
+        raise SystemExit(f"error: {images.shape[0]} samples; W3 needs {W3_SAMPLES}")
+    return images, labels
+
+
+# ---------------------------------------------------------------------------------------------
+# The workloads
+# ---------------------------------------------------------------------------------------------
+
+
+def deep_sigmoid(rng, dtype):
+    return MultiLayerNet(
+        [10, 32, 32, 32, 32, 32, 2], Sigmoid, Sigmoid, HalfSquaredError, "xavier", rng, dtype
+    )
+
+
+def mlp(hidden, rng, dtype):
+    return MultiLayerNet([784, hidden, 10], Relu, None, SoftmaxWithLoss, "he", rng, dtype)
+
+
+def median(rounds, per, f):
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        f()
+        times.append((time.perf_counter() - t) / per)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def main():
+    args = ARGS
+    dtype = np.dtype(args.dtype)
+    limits = threadpool_limits(limits=args.threads)  # noqa: F841 (kept for the whole run)
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            print(
+                f"numpy {np.__version__} {args.dtype}: BLAS {pool.get('internal_api')} "
+                f"{pool.get('version')}, kernel {pool.get('architecture')}, "
+                f"threads {pool.get('num_threads')} ({pool.get('threading_layer')})",
+                file=sys.stderr,
+            )
+    wants = lambda name: name in args.only if args.only is not None else name != "GEMM-512"
+    report = lambda name, seconds: print(f"{name} {seconds:.9f}", flush=True)
+
+    if wants("W1"):
+        net = deep_sigmoid(np.random.default_rng(0), dtype)
+        x = (np.arange(10) / 10).astype(dtype).reshape(1, 10)
+        t = np.array([[0.2, 0.8]], dtype=dtype)
+
+        def w1():
+            for _ in range(W1_STEPS):
+                grads = net.gradient(x, t)
+                sgd(net.params, grads, 0.01)
+
+        report("W1", median(args.rounds, W1_STEPS, w1))
+
+    if wants("W2"):
+        points = np.array(
+            [[2, 4], [4, 11], [6, 6], [8, 5], [10, 7], [12, 16], [14, 8], [16, 3], [18, 7]],
+            dtype=dtype,
+        ) / dtype.type(20)
+        labels = [0, 0, 0, 0, 1, 1, 1, 1, 1]
+        targets = np.full((9, 2), 0.01, dtype=dtype)
+        targets[np.arange(9), labels] = 0.99
+        samples = [(points[i : i + 1], targets[i : i + 1]) for i in range(9)]
+
+        def w2():
+            net = MultiLayerNet(
+                [2, 2, 2], Sigmoid, Sigmoid, HalfSquaredError, "xavier",
+                np.random.default_rng(2), dtype,
+            )
+            for _ in range(1000):
+                for x, t in samples:
+                    sgd(net.params, net.gradient(x, t), 2.0)
+            return net
+
+        report("W2", median(args.rounds, 1, w2))
+
+    sizes = [h for h in (100, 50) if wants(f"W3-784-{h}-10")]
+    if sizes:
+        images, labels = training_set(args.data)
+        eye = np.eye(10, dtype=dtype)
+        for hidden in sizes:
+            rng = np.random.default_rng(3)
+            net = mlp(hidden, rng, dtype)
+
+            def epoch():
+                order = rng.permutation(images.shape[0])
+                for i in range(W3_SAMPLES // W3_BATCH):
+                    batch = order[i * W3_BATCH : (i + 1) * W3_BATCH]
+                    x = images[batch].astype(dtype) / dtype.type(255)
+                    t = eye[labels[batch]]
+                    sgd(net.params, net.gradient(x, t), 0.1)
+
+            report(f"W3-784-{hidden}-10", median(args.rounds, 1, epoch))
+
+    rng = np.random.default_rng(4)
+    deep, mnist = deep_sigmoid(rng, dtype), mlp(100, rng, dtype)
+    for name, net, inputs in (("W4-deep-sigmoid", deep, 10), ("W4-784-100-10", mnist, 784)):
+        if wants(name):
+            x = ((np.arange(inputs) % 7) / 7).astype(dtype).reshape(1, inputs)
+
+            def w4():
+                for _ in range(W4_CALLS):
+                    net.predict(x)
+
+            report(name, median(args.rounds, W4_CALLS, w4))
+
+    if wants("GEMM-512"):
+        n = 512
+        r, c = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        a = (((r * 31 + c * 17) % 97) / 97).astype(dtype)
+        b = np.ascontiguousarray(a.T)
+        out = np.empty((n, n), dtype=dtype)
+
+        def gemm():
+            for _ in range(GEMM_PRODUCTS):
+                np.matmul(a, b, out=out)
+
+        report("GEMM-512", median(args.rounds, GEMM_PRODUCTS, gemm))
+
+
+if __name__ == "__main__":
+    main()
