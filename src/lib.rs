@@ -78,6 +78,7 @@ mod layer;
 pub mod linalg;
 pub mod loss;
 mod macros;
+mod math;
 pub mod model_file;
 mod network;
 mod numerical;

@@ -36,7 +36,7 @@ impl Softmax {
                 .fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m });
             let mut sum = T::zero();
             for v in col.iter_mut() {
-                *v = (*v - max).exp();
+                *v = crate::math::exp(*v - max);
                 sum += *v;
             }
             col /= sum;

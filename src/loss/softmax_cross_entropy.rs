@@ -40,7 +40,10 @@ where
             let m = z
                 .iter()
                 .fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-            let lse = m + z.iter().fold(T::zero(), |s, &v| s + (v - m).exp()).ln();
+            let lse = m + z
+                .iter()
+                .fold(T::zero(), |s, &v| s + crate::math::exp(v - m))
+                .ln();
             sum += z
                 .iter()
                 .zip(y.iter())
