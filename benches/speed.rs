@@ -36,7 +36,7 @@ fn w3(c: &mut Criterion) {
         .collect();
     let mut group = c.benchmark_group("W3 one batch of 100");
     group.throughput(Throughput::Elements(W3_BATCH as u64));
-    let mut net100 = W3::<Mlp100>::new(&data);
+    let mut net100 = W3::<Mlp100>::new(&data, 1);
     let mut k = 0;
     group.bench_function("784-100-10", |b| {
         b.iter(|| {
@@ -44,7 +44,7 @@ fn w3(c: &mut Criterion) {
             black_box(net100.step(&batches[k]))
         })
     });
-    let mut net50 = W3::<Mlp50>::new(&data);
+    let mut net50 = W3::<Mlp50>::new(&data, 1);
     group.bench_function("784-50-10", |b| {
         b.iter(|| {
             k = (k + 1) % batches.len();

@@ -19,6 +19,7 @@ use std::path::Path;
 use rand::{SeedableRng, rngs::StdRng};
 use typenet::data::{DataError, Dataset, OneHot};
 use typenet::nalgebra::DMatrix;
+use typenet::parallel::DataParallel;
 use typenet::prelude::*;
 
 /// The W1 network: 10 -> five sigmoid layers of 32 -> 2, sigmoid.
@@ -116,11 +117,12 @@ pub const W3_SAMPLES: usize = 60_000;
 /// W3's batch size.
 pub const W3_BATCH: usize = 100;
 
-/// W3: mini-batch SGD of a 784-H-10 ReLU network (`N`) with softmax cross-entropy.
+/// W3: mini-batch SGD of a 784-H-10 ReLU network (`N`) with softmax cross-entropy, on one
+/// thread or data-parallel on several.
 pub struct W3<'d, N> {
     data: &'d Dataset,
     net: Box<N>,
-    grad: Box<N>,
+    grads: DataParallel<N>,
     opt: Sgd,
     rng: StdRng,
     x: OMatrix<f32, Const<784>, Dyn>,
@@ -129,16 +131,17 @@ pub struct W3<'d, N> {
 
 impl<'d, N> W3<'d, N>
 where
-    N: Network + Params<f32> + typenet::bytemuck::Zeroable,
+    N: Network + Params<f32> + typenet::bytemuck::Zeroable + Send + Sync,
     OMatrix<f32, Const<784>, Dyn>: InputOf<N, Out = OMatrix<f32, Const<10>, Dyn>>,
 {
-    /// A He-initialised network (seed 3) on the heap, and buffers for one batch.
-    pub fn new(data: &'d Dataset) -> Self {
+    /// A He-initialised network (seed 3) on the heap, and buffers for one batch; each step on
+    /// `threads` threads.
+    pub fn new(data: &'d Dataset, threads: usize) -> Self {
         let mut rng = StdRng::seed_from_u64(3);
         W3 {
             data,
             net: typenet::build::random_boxed_with(&mut rng, Init::He),
-            grad: typenet::build::zeros_boxed(),
+            grads: DataParallel::new(threads).expect("at least one thread"),
             opt: Sgd::new(0.1),
             rng,
             x: OMatrix::<f32, Const<784>, Dyn>::zeros(W3_BATCH),
@@ -156,8 +159,8 @@ where
         self.data
             .targets_into(batch, OneHot::PLAIN, &mut self.y)
             .expect("labels below 10");
-        self.net.train_step_with(
-            &mut self.grad,
+        self.grads.train_step(
+            &mut self.net,
             &mut self.opt,
             &SoftmaxCrossEntropy,
             &self.x,

@@ -11,8 +11,10 @@
 //! printed only when `--only` names it). The workloads are defined in `benches/workloads.rs`.
 //!
 //! - `--rounds N`: each figure is the median of N rounds (default 5).
-//! - `--threads T`: threads for the products of large batches (default 1); W1, W2 and W4 are
-//!   single-sample work and run on one thread whatever T is.
+//! - `--threads T` (default 1): W3's steps run data-parallel on T threads
+//!   (`typenet::parallel::DataParallel`), GEMM-512's product is split over T threads
+//!   (`typenet::linalg::set_threads`); W1, W2 and W4 are single-sample work and run on one
+//!   thread whatever T is.
 //! - `--data DIR`: W3's 60,000 samples from an MNIST-format directory (e.g. Fashion-MNIST),
 //!   else the 10,000 shipped digits six times over.
 //! - `--only A,B`: just these workloads.
@@ -91,7 +93,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = Options::parse(&args)?;
     let rounds = options.rounds;
-    typenet::linalg::set_threads(options.threads);
     let report = |name: &str, seconds: f64| println!("{name} {seconds:.9}");
 
     if options.wants("W1") {
@@ -126,11 +127,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .into());
         }
         if options.wants("W3-784-100-10") {
-            let mut w3 = W3::<Mlp100>::new(&data);
+            let mut w3 = W3::<Mlp100>::new(&data, options.threads);
             report("W3-784-100-10", median(rounds, 1, || w3.epoch()));
         }
         if options.wants("W3-784-50-10") {
-            let mut w3 = W3::<Mlp50>::new(&data);
+            let mut w3 = W3::<Mlp50>::new(&data, options.threads);
             report("W3-784-50-10", median(rounds, 1, || w3.epoch()));
         }
     }
@@ -159,6 +160,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     if options.wants("GEMM-512") {
+        typenet::linalg::set_threads(options.threads);
         let mut gemm = Gemm::new();
         let products = 20;
         report(

@@ -83,6 +83,8 @@ pub mod model_file;
 mod network;
 mod numerical;
 pub mod optim;
+#[cfg(feature = "std")]
+pub mod parallel;
 mod params;
 #[cfg(feature = "std")]
 pub mod pytorch;

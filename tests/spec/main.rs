@@ -13,6 +13,7 @@ mod model_files;
 mod no_alloc;
 mod numerics;
 mod optimizers;
+mod parallel;
 mod pytorch_import;
 mod support;
 mod training;

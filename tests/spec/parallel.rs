@@ -1,0 +1,98 @@
+//! Data-parallel training steps: the batch's columns shared among threads give the step that
+//! the whole batch gives on one thread (up to the rounding of the sums), whatever the split.
+
+use rand::{SeedableRng, rngs::StdRng};
+use typenet::parallel::DataParallel;
+use typenet::prelude::*;
+
+use crate::support::assert_all_close;
+
+type Net = net![Dense<5, 7, f64>, Relu, Dense<7, 4, f64>];
+
+fn batch(columns: usize) -> (OMatrix<f64, Const<5>, Dyn>, OMatrix<f64, Const<4>, Dyn>) {
+    let x = OMatrix::<f64, Const<5>, Dyn>::from_fn(columns, |r, c| {
+        ((r * 13 + c * 7) % 11) as f64 / 11.0 - 0.4
+    });
+    let y = OMatrix::<f64, Const<4>, Dyn>::from_fn(columns, |r, c| f64::from(r == c % 4));
+    (x, y)
+}
+
+fn params(net: &Net) -> Vec<f64> {
+    net.tensors().flat_map(|t| t.data.to_vec()).collect()
+}
+
+#[test]
+fn every_split_gives_the_single_thread_step_for_every_loss() {
+    for threads in [1, 2, 3, 8] {
+        for columns in [1, 2, 5, 16, 33] {
+            let (x, y) = batch(columns);
+            let start = Net::random(&mut StdRng::seed_from_u64(7));
+            let (mut one, mut many) = (start.clone(), start.clone());
+            let mut parallel = DataParallel::<Net>::new(threads).unwrap();
+            for _ in 0..3 {
+                let a = one.train_step(&mut Sgd::new(0.3), &SoftmaxCrossEntropy, &x, &y);
+                let b = parallel.train_step(
+                    &mut many,
+                    &mut Sgd::new(0.3),
+                    &SoftmaxCrossEntropy,
+                    &x,
+                    &y,
+                );
+                assert!(
+                    (a - b).abs() <= 1e-12 * a.abs(),
+                    "loss {a} vs {b}, {threads} threads, {columns} columns"
+                );
+                let a = one.train_step(&mut Sgd::new(0.1), &Mse, &x, &y);
+                let b = parallel.train_step(&mut many, &mut Sgd::new(0.1), &Mse, &x, &y);
+                assert!((a - b).abs() <= 1e-12 * a.abs(), "mse {a} vs {b}");
+            }
+            assert_all_close(&params(&many), &params(&one), 1e-12);
+        }
+    }
+}
+
+#[test]
+fn the_gradient_left_behind_is_the_whole_batchs() {
+    let (x, y) = batch(9);
+    let net = Net::random(&mut StdRng::seed_from_u64(8));
+    let mut expected = Net::zeros();
+    net.accumulate_gradient(&Mse, &x, &y, &mut expected);
+    let mut parallel = DataParallel::<Net>::new(4).unwrap();
+    let mut moved = net.clone();
+    parallel.train_step(&mut moved, &mut Sgd::new(0.5), &Mse, &x, &y);
+    assert_all_close(&params(parallel.gradient()), &params(&expected), 1e-12);
+    assert_eq!(parallel.threads(), 4);
+}
+
+#[test]
+fn a_non_finite_slice_leaves_the_network_untouched() {
+    let (mut x, y) = batch(6);
+    x[(2, 5)] = f64::NAN; // in the last slice of any split
+    let before = Net::random(&mut StdRng::seed_from_u64(9));
+    let mut net = before.clone();
+    let loss =
+        DataParallel::<Net>::new(3)
+            .unwrap()
+            .train_step(&mut net, &mut Sgd::new(0.5), &Mse, &x, &y);
+    assert!(loss.is_nan());
+    assert!(net == before);
+}
+
+#[test]
+fn an_empty_batch_has_no_mean_and_changes_nothing() {
+    let (x, y) = batch(0);
+    let before = Net::random(&mut StdRng::seed_from_u64(10));
+    let mut net = before.clone();
+    let loss =
+        DataParallel::<Net>::new(2)
+            .unwrap()
+            .train_step(&mut net, &mut Sgd::new(0.5), &Mse, &x, &y);
+    assert!(loss.is_nan());
+    assert!(net == before);
+}
+
+#[test]
+fn zero_threads_is_refused() {
+    let err = DataParallel::<Net>::new(0).err().expect("refused");
+    assert!(err.to_string().contains("threads"), "{err}");
+}
