@@ -8,12 +8,13 @@ use nalgebra::{
 
 use crate::{Float, Layer, Leads, Network, Params, Role, Tensor, TensorInfo, TensorMut, linalg};
 
-/// Whether the batch dimension is known at compile time (a single sample or a `Const<K>`
-/// batch): such products are small and go through typenet's own kernels, which never allocate;
-/// `Dyn` batches go through [`linalg::gemm`].
+/// Whether a layer of `O x I` weights takes a batch of `columns` (of type `B`) through
+/// typenet's own small-shape kernels, which never allocate: always for single samples and
+/// `Const<K>` batches, and for `Dyn` batches too small for [`linalg::gemm`]'s packed products.
+/// A small layer thus computes a `Dyn` batch exactly as it computes the same `Const<K>` batch.
 #[inline]
-fn is_static<B: Dim>() -> bool {
-    B::try_to_usize().is_some()
+fn small<B: Dim, const O: usize, const I: usize>(columns: usize) -> bool {
+    B::try_to_usize().is_some() || !linalg::is_large(O, I, columns)
 }
 
 /// A fully connected layer from `I` inputs to `O` outputs: `y = W x + b`.
@@ -96,7 +97,7 @@ where
             OMatrix::<T, Const<O>, B>::from_fn_generic(Const::<O>, x.shape_generic().1, |r, _| {
                 self.b[r]
             });
-        if is_static::<B>() {
+        if small::<B, O, I>(x.ncols()) {
             linalg::mul_add(y.as_mut_slice(), &self.w, x.as_slice());
         } else {
             linalg::gemm(&mut y, T::one(), &self.w, x, T::one());
@@ -117,7 +118,7 @@ where
         self.backward_params_ref(&x, &d_out, grad);
         // dL/dX = Wᵀ G, written over X's storage (the cache is no longer needed)
         let mut d_x = x;
-        if is_static::<B>() {
+        if small::<B, O, I>(d_out.ncols()) {
             linalg::tr_mul(d_x.as_mut_slice(), &self.w, d_out.as_slice());
         } else {
             linalg::gemm_tr(&mut d_x, T::one(), &self.w, &d_out, T::zero());
@@ -140,7 +141,7 @@ impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
     ) where
         DefaultAllocator: Allocator<Const<I>, B> + Allocator<Const<O>, B>,
     {
-        if is_static::<B>() {
+        if small::<B, O, I>(x.ncols()) {
             linalg::add_outer(&mut grad.w, d_out.as_slice(), x.as_slice());
         } else {
             // Xᵀ as a view of X's own storage: X is I x B column-major, so its transpose is

@@ -66,12 +66,14 @@ impl Float for f32 {
         write!(out, "f32::from_bits({:#010x})", self.to_bits())
     }
     fn all_finite(values: &[Self]) -> bool {
-        // NaN and ±∞ are exactly the values whose exponent bits are all ones; OR-ing the
-        // test over the slice vectorises, where `iter().all(is_finite)` branches per value.
-        const EXPONENT: u32 = 0x7f80_0000;
-        values.iter().fold(0u32, |bad, v| {
-            bad | u32::from(v.to_bits() & EXPONENT == EXPONENT)
-        }) == 0
+        // NaN and ±∞ are exactly the values whose magnitude bits are at least those of ∞.
+        // An integer maximum over the slice vectorises (two instructions a vector), where
+        // `iter().all(is_finite)` branches per value.
+        const INFINITY: u32 = 0x7f80_0000;
+        values
+            .iter()
+            .fold(0u32, |m, v| m.max(v.to_bits() & !(1 << 31)))
+            < INFINITY
     }
 }
 
@@ -98,9 +100,10 @@ impl Float for f64 {
         write!(out, "f64::from_bits({:#018x})", self.to_bits())
     }
     fn all_finite(values: &[Self]) -> bool {
-        const EXPONENT: u64 = 0x7ff0_0000_0000_0000;
-        values.iter().fold(0u64, |bad, v| {
-            bad | u64::from(v.to_bits() & EXPONENT == EXPONENT)
-        }) == 0
+        const INFINITY: u64 = 0x7ff0_0000_0000_0000;
+        values
+            .iter()
+            .fold(0u64, |m, v| m.max(v.to_bits() & !(1 << 63)))
+            < INFINITY
     }
 }
