@@ -594,7 +594,7 @@ def main(argv):
             binary = build("dfdx", DFDX, ["build", "--release"], DFDX_TARGET, DFDX_BIN,
                            args.skip_build, notes)
             if binary:
-                programs.append(Program("dfdx", [binary]))
+                programs.append(Program("dfdx", [binary], gemm=True))
         elif name.startswith("numpy"):
             if "numpy" in venv and "threadpoolctl" in venv:
                 dtype = "float64" if name == "numpy-f64" else "float32"

@@ -47,13 +47,15 @@
 //! - [`optim`]: [`Sgd`], [`Momentum`], [`Adam`], with state on the heap or inline.
 //! - [`model_file`]: a versioned binary format (files with `std`, byte slices anywhere);
 //!   [`bake`]: a trained network as Rust source; [`build`]: constructors for generic code.
-//! - With `std`: [`data`] (IDX/MNIST, data sets, evaluation) and [`pytorch`] (safetensors
-//!   import).
+//! - [`linalg`]: the products layers compute with, and [`linalg::set_threads`].
+//! - With `std`: [`data`] (IDX/MNIST, data sets, evaluation), [`pytorch`] (safetensors
+//!   import) and [`parallel`] (data-parallel training steps).
 //!
 //! ## Features
 //!
 //! - `std` (default, implies `alloc`): data loading, model files on disk, the safetensors
-//!   import, and nalgebra's GEMM through `matrixmultiply`.
+//!   import, products of `Dyn` batches through the `gemm` crate (AVX-512 where the CPU has it),
+//!   and threads ([`linalg::set_threads`], [`parallel::DataParallel`]).
 //! - `alloc`: batches of any size (`Dyn`), networks and optimizer state on the heap.
 //! - Neither: `#![no_std]` with no heap: single samples and `Const<K>` batches, forward,
 //!   backward and training steps, inline optimizer state, the checker, baked networks and

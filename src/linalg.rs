@@ -1,16 +1,18 @@
 //! Matrix products as the layers compute them, and the threads they may use.
 //!
-//! [`gemm`] is nalgebra's `Matrix::gemm` (`C ← α A B + β C`) with one difference: with the
-//! `std` feature, a product with a run-time dimension (a `Dyn` batch) goes through the
-//! [`gemm`](https://docs.rs/gemm) crate, whose kernels are chosen at run time for the CPU at hand
-//! (AVX-512, AVX2 + FMA, NEON, …) and which can split a product over several threads
-//! ([`set_threads`]). Products whose shapes are all known at compile time (single samples,
-//! `Const<K>` batches) keep nalgebra's own loops, which the compiler unrolls and which never
-//! allocate.
+//! [`gemm`](fn@gemm) is nalgebra's `Matrix::gemm` (`C ← α A B + β C`) with one difference:
+//! with the `std` feature, a large enough product with a run-time dimension (a `Dyn` batch)
+//! goes through the [gemm crate](https://docs.rs/gemm), whose kernels are chosen at run time
+//! for the CPU at hand (AVX-512, AVX2 + FMA, NEON, …) and which can split a product over
+//! several threads ([`set_threads`]). Smaller products keep nalgebra's loops.
 //!
 //! Why not nalgebra's path for the large products too: it calls `matrixmultiply`, whose kernels
-//! stop at AVX2. On an AVX-512 machine the `gemm` crate is 1.3–1.5× faster on the products of
-//! an MNIST-sized layer (see `docs/performance.md` for the measurements).
+//! stop at AVX2. On an AVX-512 machine the gemm crate is 1.35–1.5× faster on the products of
+//! an MNIST-sized layer (`docs/performance.md`, `docs/design.md` §5).
+//!
+//! [`Dense`](crate::Dense) itself uses this module's small-shape kernels for single samples
+//! and `Const<K>` batches (and for `Dyn` batches too small for the gemm crate): they are written
+//! so that the compiler vectorises them over contiguous rows, and they never allocate.
 //!
 //! ```
 //! use typenet::nalgebra::{Const, Dyn, OMatrix};
@@ -77,13 +79,13 @@ pub fn gemm<T, R1, C1, R2, C2, R3, C3, S1, S2, S3>(
     c.gemm(alpha, a, b, beta);
 }
 
-/// `c ← alpha · aᵀ · b + beta · c`, without forming `aᵀ`: [`gemm`] on a transposed view of `a`
+/// `c ← alpha · aᵀ · b + beta · c`, without forming `aᵀ`: [`gemm`](fn@gemm) on a transposed view of `a`
 /// where the shapes are dynamic, nalgebra's `gemm_tr` (dot products of `a`'s columns) where
 /// they are all static.
 ///
 /// # Panics
 ///
-/// As [`gemm`], for `aᵀ` in place of `a`.
+/// As [`gemm`](fn@gemm), for `aᵀ` in place of `a`.
 #[inline]
 pub fn gemm_tr<T, const R: usize, const C: usize, C3, S1, S3>(
     c: &mut Matrix<T, Const<C>, C3, S1>,
