@@ -19,7 +19,8 @@ What it does (Python 3.11 standard library only; the peers run in bench/.venv):
    `target/native`, dfdx's `bench/dfdx` into `bench/dfdx/target/native` (skipped with a message
    if missing or broken). `--skip-build` uses the binaries already there.
 3. For rounds r = 1..R, runs every program (typenet, dfdx, NumPy float64, NumPy float32,
-   PyTorch; the order rotates each round) at 1 and 2 threads, each call with `--rounds 1`, and
+   PyTorch; the order rotates each round) at 1 and 2 threads, each call with `--rounds 3` (the
+   program's own median of three repetitions, so a cold first epoch does not decide), and
    takes per-workload medians over the R rounds. typenet and NumPy float32 also time one
    512^3 f32 product (`GEMM-512`), the GEMM peak that W3 is measured against.
 4. With `--data DIR`: runs each program once more on W3-784-100-10 alone at 1 thread, each
@@ -234,9 +235,9 @@ class Program:
         a = [*self.cmd, "--rounds", str(rounds), "--threads", str(threads), "--only", ",".join(only)]
         return a + (["--data", data] if data else [])
 
-    def run(self, threads, data):
+    def run(self, threads, data, inner=1):
         only = WORKLOADS + ([GEMM] if self.gemm else [])
-        cmd = self.args(threads, only, 1, data)
+        cmd = self.args(threads, only, inner, data)
         t = time.monotonic()
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=CALL_TIMEOUT, cwd=REPO)
@@ -379,7 +380,8 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
     cmd = "python3 bench/compare.py " + shlex.join(sys.argv[1:])
     md.append(f"Run {started:%Y-%m-%d %H:%M} UTC: `{cmd.strip()}`, {elapsed / 60:.1f} min. "
               f"Medians of {args.rounds} round(s); each round runs every program once at each "
-              f"thread count ({', '.join(map(str, threads))}) with `--rounds 1`, the programs "
+              f"thread count ({', '.join(map(str, threads))}) with `--rounds {args.inner_rounds}` "
+              "(the program's own median of that many repetitions), the programs "
               "alternating (the order rotates every round). W3 data: "
               + (f"`{args.data}`" if args.data else
                  "the repository's 10,000 digits (`data/mnist-10k`) six times over") + ".\n")
@@ -554,6 +556,9 @@ def main(argv):
         return maxrss_helper(argv[2:] if argv[1:2] == ["--"] else argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
+    ap.add_argument("--inner-rounds", type=int, default=3,
+                    help="each call's own --rounds: the program reports the median of this many "
+                         "repetitions, so that a cold first epoch or step does not decide (default 3)")
     ap.add_argument("--data", default=None, help="MNIST-format directory for W3 (and the memory runs)")
     ap.add_argument("--skip-install", action="store_true", help="never pip-install into bench/.venv")
     ap.add_argument("--skip-build", action="store_true", help="use the Rust binaries already built")
@@ -564,6 +569,8 @@ def main(argv):
     args = ap.parse_args(argv)
     if args.rounds < 1:
         ap.error("--rounds must be positive")
+    if args.inner_rounds < 1:
+        ap.error("--inner-rounds must be positive")
     threads = [int(t) for t in args.threads.split(",")]
     wanted = args.programs.split(",")
     unknown = set(wanted) - {"typenet", "dfdx", "numpy-f64", "numpy-f32", "torch"}
@@ -618,7 +625,7 @@ def main(argv):
                 if t in p.failed:
                     continue
                 log(f"[round {r + 1}/{args.rounds}] {p.name} @{t} threads ...")
-                log(f"  {p.run(t, args.data)}")
+                log(f"  {p.run(t, args.data, args.inner_rounds)}")
 
     busy1, wall1 = cpu_busy_seconds(), time.monotonic()
     load = {"start": load_start, "end": os.getloadavg()[0]}
