@@ -18,6 +18,11 @@ use crate::{Error, Float, Optimizer, Params};
 /// of the network's type, kept in `S`: `Box<N>` for [`Adam::new`], `N` for
 /// [`Adam::new_inline`].
 ///
+/// State smaller than the smallest normal number is flushed to zero
+/// ([`Float::flush_subnormal`](crate::Float::flush_subnormal)): where a gradient is exactly zero
+/// (an always-black pixel's weights), the state decays geometrically into the subnormals, which
+/// made every later epoch of a Fashion-MNIST run 1.7× slower.
+///
 /// PyTorch: `torch.optim.Adam(params, lr=η, betas=(β₁, β₂), eps=ε, weight_decay=wd)`.
 ///
 /// ```
@@ -158,8 +163,8 @@ impl<T: Float, N: Params<T>, S: BorrowMut<N>> Optimizer<N, T> for Adam<N, S> {
             let elements = p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut());
             for (((p, &g), m), v) in elements {
                 let g = g + wd * *p;
-                *m = b1 * *m + (T::one() - b1) * g;
-                *v = b2 * *v + (T::one() - b2) * g * g;
+                *m = (b1 * *m + (T::one() - b1) * g).flush_subnormal();
+                *v = (b2 * *v + (T::one() - b2) * g * g).flush_subnormal();
                 *p -= step * *m / (v.sqrt() * inv_sqrt_c2 + eps);
             }
         });

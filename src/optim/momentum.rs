@@ -13,6 +13,11 @@ use crate::{Error, Float, Optimizer, Params};
 /// The velocity `v` is a value of the network's type, `S` where it is kept: `Box<N>` for
 /// [`Momentum::new`] (on the heap, any size), `N` for [`Momentum::new_inline`] (no heap).
 ///
+/// State smaller than the smallest normal number is flushed to zero
+/// ([`Float::flush_subnormal`](crate::Float::flush_subnormal)): where a gradient is exactly zero
+/// (an always-black pixel's weights), the state decays geometrically into the subnormals, which
+/// made every later epoch of a Fashion-MNIST run 1.7× slower.
+///
 /// PyTorch: `torch.optim.SGD(params, lr=η, momentum=μ, nesterov=…, weight_decay=wd)`.
 ///
 /// ```
@@ -115,7 +120,7 @@ impl<T: Float, N: Params<T>, S: BorrowMut<N>> Optimizer<N, T> for Momentum<N, S>
         net.zip_params_mut(grad, [velocity], &mut |p, g, [v]| {
             for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
                 let g = g + wd * *p;
-                *v = mu * *v + g;
+                *v = (mu * *v + g).flush_subnormal();
                 *p -= lr * if nesterov { g + mu * *v } else { *v };
             }
         });

@@ -249,3 +249,21 @@ fn all_finite_rejects_exactly_nan_and_the_infinities() {
         ],
     );
 }
+
+#[test]
+fn subnormals_flush_to_zero_and_everything_else_is_kept() {
+    fn check<T: Float>(tiny: T) {
+        assert_eq!(tiny.flush_subnormal(), T::zero(), "{tiny} is subnormal");
+        assert_eq!((-tiny).flush_subnormal(), T::zero());
+        assert_eq!(T::MIN_POSITIVE.flush_subnormal(), T::MIN_POSITIVE);
+        assert_eq!((-T::MIN_POSITIVE).flush_subnormal(), -T::MIN_POSITIVE);
+        assert_eq!(T::one().flush_subnormal(), T::one());
+        assert_eq!(T::NEG_INFINITY.flush_subnormal(), T::NEG_INFINITY);
+        assert!(
+            T::of_f64(f64::NAN).flush_subnormal().is_nan(),
+            "NaN stays NaN"
+        );
+    }
+    check(f32::MIN_POSITIVE / 2.0);
+    check(f64::MIN_POSITIVE / 2.0);
+}
