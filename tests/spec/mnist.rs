@@ -6,20 +6,23 @@ mod example;
 
 use example::{Options, run};
 
-fn quick(seed: u64, save: &str) -> Options {
+use crate::support::TempDir;
+
+fn quick(seed: u64, dir: &TempDir) -> Options {
     Options {
         epochs: 2,
         limit: Some(2_000),
         seed,
         quiet: true,
-        save: std::env::temp_dir().join(format!("typenet-mnist-{}-{save}", std::process::id())),
+        save: dir.join("model.typenet"),
         ..Options::default()
     }
 }
 
 #[test]
 fn a_quick_run_learns_saves_and_reloads_the_same_model() {
-    let outcome = run(&quick(1, "a.typenet")).unwrap();
+    let dir = TempDir::new("mnist-learns");
+    let outcome = run(&quick(1, &dir)).unwrap();
     assert_eq!(outcome.train_losses.len(), 2);
     assert!(
         outcome.train_losses[1] < outcome.train_losses[0],
@@ -31,8 +34,9 @@ fn a_quick_run_learns_saves_and_reloads_the_same_model() {
 
 #[test]
 fn the_same_seed_gives_the_same_numbers() {
-    let a = run(&quick(7, "b.typenet")).unwrap();
-    let b = run(&quick(7, "c.typenet")).unwrap();
+    let (dir_a, dir_b) = (TempDir::new("mnist-seed-a"), TempDir::new("mnist-seed-b"));
+    let a = run(&quick(7, &dir_a)).unwrap();
+    let b = run(&quick(7, &dir_b)).unwrap();
     assert_eq!(a, b);
 }
 
@@ -64,14 +68,15 @@ fn flags_are_parsed_and_bad_ones_refused() {
             .unwrap_err()
             .contains("needs a value")
     );
+    let dir = TempDir::new("mnist-flags");
     let bad_arch = Options {
         arch: "784-10".into(),
-        ..quick(1, "d.typenet")
+        ..quick(1, &dir)
     };
     assert!(run(&bad_arch).unwrap_err().to_string().contains("784-10"));
     let bad_lr = Options {
         lr: 0.0,
-        ..quick(1, "e.typenet")
+        ..quick(1, &dir)
     };
     assert!(
         run(&bad_lr)
@@ -83,11 +88,12 @@ fn flags_are_parsed_and_bad_ones_refused() {
 
 #[test]
 fn a_bad_data_directory_is_an_error_naming_the_file() {
-    let dir = std::env::temp_dir().join(format!("typenet-bad-data-{}", std::process::id()));
+    let temp = TempDir::new("mnist-bad-data");
+    let dir = temp.join("data");
     std::fs::create_dir_all(&dir).unwrap();
     let with_data = |data| Options {
         data: Some(data),
-        ..quick(1, "f.typenet")
+        ..quick(1, &temp)
     };
 
     // missing files
@@ -125,5 +131,4 @@ fn a_bad_data_directory_is_an_error_naming_the_file() {
     std::fs::write(dir.join("train-labels-idx1-ubyte"), &labels).unwrap();
     let err = run(&with_data(dir.clone())).unwrap_err().to_string();
     assert!(err.contains("label 12"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,27 +5,24 @@ use rand::{SeedableRng, rngs::StdRng};
 use typenet::model_file::{self, BlobError, ModelError, from_bytes, signature, to_bytes};
 use typenet::prelude::*;
 
+use crate::support::TempDir;
+
 type Net32 = net![Dense<5, 7>, Tanh, Dense<7, 3>, Softmax];
 type Net64 = net![Dense<5, 7, f64>, Tanh, Dense<7, 3, f64>, Softmax];
-
-fn temp_path(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("typenet-spec-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
 
 #[test]
 fn a_network_round_trips_through_a_file_in_f32_and_f64() {
     let mut rng = StdRng::seed_from_u64(11);
     let net = Net32::random(&mut rng);
-    let path = temp_path("net32.typenet");
+    let dir = TempDir::new("round-trip");
+    let path = dir.join("net32.typenet");
     model_file::save(&net, &path).unwrap();
     let mut loaded = Net32::zeros();
     model_file::load(&mut loaded, &path).unwrap();
     assert_eq!(loaded, net);
 
     let net = Net64::random(&mut rng);
-    let path = temp_path("net64.typenet");
+    let path = dir.join("net64.typenet");
     model_file::save(&net, &path).unwrap();
     let mut loaded = Net64::zeros();
     model_file::load(&mut loaded, &path).unwrap();
@@ -34,7 +31,8 @@ fn a_network_round_trips_through_a_file_in_f32_and_f64() {
 
 #[test]
 fn saving_leaves_no_temporary_file_behind_and_replaces_an_old_file_whole() {
-    let path = temp_path("replace.typenet");
+    let dir = TempDir::new("replace");
+    let path = dir.join("replace.typenet");
     let mut rng = StdRng::seed_from_u64(1);
     model_file::save(&Net32::random(&mut rng), &path).unwrap();
     let second = Net32::random(&mut rng);

@@ -43,3 +43,25 @@ fn assert_close_rejects_nan_and_infinity() {
     assert_close(1.0 + 1e-9, 1.0, 1e-6);
     assert!(std::panic::catch_unwind(|| assert_close(1.1, 1.0, 1e-6)).is_err());
 }
+
+/// A fresh directory under the system's temporary directory, named for the test and the
+/// process, removed with everything in it when dropped (so test runs leave nothing behind).
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("typenet-spec-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn join(&self, file: &str) -> std::path::PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
