@@ -27,8 +27,11 @@ pub type DeepSigmoid = net![
     Dense<10, 32>, Sigmoid, Dense<32, 32>, Sigmoid, Dense<32, 32>, Sigmoid,
     Dense<32, 32>, Sigmoid, Dense<32, 32>, Sigmoid, Dense<32, 2>, Sigmoid
 ];
-/// The W2 network: 2-2-2, sigmoid.
-pub type Tiny = net![Dense<2, 2>, Sigmoid, Dense<2, 2>, Sigmoid];
+/// The W2 network (2-2-2, sigmoid) and the seeds' nine points, as the `tiny_classifier`
+/// example has them.
+#[path = "../examples/tiny_classifier.rs"]
+mod tiny_classifier;
+pub use tiny_classifier::Tiny;
 /// W3's and W4's MNIST network with 100 hidden units.
 pub type Mlp100 = net![Dense<784, 100>, Relu, Dense<100, 10>];
 /// W3's MNIST network with 50 hidden units.
@@ -73,18 +76,7 @@ pub struct W2 {
 impl W2 {
     /// The nine points.
     pub fn new() -> Self {
-        let points = [
-            [2.0f32, 4.0],
-            [4.0, 11.0],
-            [6.0, 6.0],
-            [8.0, 5.0],
-            [10.0, 7.0],
-            [12.0, 16.0],
-            [14.0, 8.0],
-            [16.0, 3.0],
-            [18.0, 7.0],
-        ];
-        let labels = [0u8, 0, 0, 0, 1, 1, 1, 1, 1];
+        let (points, labels) = (tiny_classifier::POINTS, tiny_classifier::LABELS);
         let smoothing = OneHot::smoothed(0.01, 0.99);
         let data = points
             .iter()
