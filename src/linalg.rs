@@ -79,9 +79,9 @@ pub fn gemm<T, R1, C1, R2, C2, R3, C3, S1, S2, S3>(
     c.gemm(alpha, a, b, beta);
 }
 
-/// `c ← alpha · aᵀ · b + beta · c`, without forming `aᵀ`: [`gemm`](fn@gemm) on a transposed view of `a`
-/// where the shapes are dynamic, nalgebra's `gemm_tr` (dot products of `a`'s columns) where
-/// they are all static.
+/// `c ← alpha · aᵀ · b + beta · c`, without forming `aᵀ`: [`gemm`](fn@gemm) on a transposed
+/// view of `a` where the batch is dynamic and the product large, nalgebra's `gemm_tr` (dot
+/// products of `a`'s columns) otherwise.
 ///
 /// # Panics
 ///
@@ -127,8 +127,8 @@ pub fn gemm_tr<T, const R: usize, const C: usize, C3, S1, S3>(
 /// The small-shape kernel of [`Dense`](crate::Dense)'s forward pass, vectorised over the rows.
 /// Up to 64 rows, the columns of `W` are summed into four independent partial sums (columns
 /// `j ≡ 0, 1, 2, 3 mod 4`), added at the end: one running sum is a chain of `I` dependent
-/// additions, and a small network's forward pass waits on each layer's chain (the W1 network's
-/// forward pass is 30% faster this way). Taller layers are limited by reading `W`, not by
+/// additions, and a small network's forward pass waits on each layer's chain (one sample
+/// through the W1 network: 0.46 → 0.41 µs). Taller layers are limited by reading `W`, not by
 /// latency, and add four columns at a time into one sum.
 #[inline]
 pub(crate) fn mul_add<T: Float, const O: usize, const I: usize>(
@@ -223,8 +223,9 @@ pub(crate) fn tr_mul<T: Float, const O: usize, const I: usize>(
 
 /// `n`, hidden from the optimiser. When a loop over the rows of a column has a trip count
 /// known at compile time, LLVM unrolls it completely and then vectorises the loop over the
-/// *columns* instead, with gathers and scatters at a stride of one column: measured three times
-/// slower than the vector loop over contiguous rows it makes when the count is opaque.
+/// *columns* instead, with gathers and scatters at a stride of one column, far slower than the
+/// vector loop over contiguous rows it makes when the count is opaque (with the dot product
+/// below, the W1 step went from 4.4 to 2.8 µs).
 #[inline(always)]
 fn opaque(n: usize) -> usize {
     core::hint::black_box(n)

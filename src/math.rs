@@ -45,10 +45,11 @@ pub fn exp_f32(x: f32) -> f32 {
     // which matters when a small network's forward pass waits on each exponential.
     let r2 = r * r;
     let r4 = r2 * r2;
+    // e^r ≈ 1 + r + r²/2 + c₃r³ + c₄r⁴ + r⁵ (c₅ + c₆r + c₇r²), Cephes' cₖ ≈ 1/k!
     let p01 = mul_add(0.5, r2, r); // r + r²/2
-    let p23 = mul_add(4.166_579_6e-2, r, 1.666_666_5e-1) * r2 * r; // r³/6 + r⁴/24
-    let p45 = mul_add(1.398_199_9e-3, r, 8.333_452e-3); // r⁵/120 + r⁶/720 (÷ r⁴ r)
-    let p67 = 1.987_569_1e-4 * r2; // r⁷/5040 (÷ r⁴ r)
+    let p23 = mul_add(4.166_579_6e-2, r, 1.666_666_5e-1) * r2 * r; // c₃r³ + c₄r⁴
+    let p45 = mul_add(1.398_199_9e-3, r, 8.333_452e-3); // c₅ + c₆r
+    let p67 = 1.987_569_1e-4 * r2; // c₇r²
     let e_r = 1.0 + (p01 + (p23 + r4 * r * (p45 + p67)));
     // n ∈ [-126, 128]: 2ⁿ as two halves, each a normal number
     let n = n as i32;
