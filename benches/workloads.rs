@@ -40,8 +40,7 @@ pub type Mlp50 = net![Dense<784, 50>, Relu, Dense<50, 10>];
 /// W1: one SGD step of the deep sigmoid network on one sample.
 pub struct W1 {
     net: DeepSigmoid,
-    grad: DeepSigmoid,
-    opt: Sgd,
+    sgd: Sgd,
     x: SVector<f32, 10>,
     y: SVector<f32, 2>,
 }
@@ -51,19 +50,18 @@ impl W1 {
     pub fn new() -> Self {
         W1 {
             net: DeepSigmoid::random(&mut StdRng::seed_from_u64(0)),
-            grad: DeepSigmoid::zeros(),
-            opt: Sgd::new(0.01),
+            sgd: Sgd::new(0.01),
             x: SVector::from_fn(|i, _| i as f32 / 10.0),
             y: SVector::<f32, 2>::new(0.2, 0.8),
         }
     }
 
-    /// One step; returns the loss before it.
+    /// One SGD step (forward, backward, update: `Train::sgd_step`, which fuses the update into
+    /// backward); returns the loss before it.
     #[inline]
     pub fn step(&mut self) -> f32 {
         let x = std::hint::black_box(&self.x);
-        self.net
-            .train_step_with(&mut self.grad, &mut self.opt, &HalfSse, x, &self.y)
+        self.net.sgd_step(&self.sgd, &HalfSse, x, &self.y)
     }
 }
 
@@ -93,11 +91,10 @@ impl W2 {
     /// learning rate 2. Returns the trained network.
     pub fn run(&self) -> Tiny {
         let mut net = Tiny::random(&mut StdRng::seed_from_u64(2));
-        let mut grad = Tiny::zeros();
-        let mut opt = Sgd::new(2.0);
+        let sgd = Sgd::new(2.0);
         for _ in 0..1000 {
             for (x, y) in &self.data {
-                net.train_step_with(&mut grad, &mut opt, &HalfSse, x, y);
+                net.sgd_step(&sgd, &HalfSse, x, y);
             }
         }
         net

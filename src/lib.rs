@@ -74,6 +74,7 @@ mod chain;
 pub mod data;
 mod dense;
 mod error;
+mod fused;
 mod gradcheck;
 mod init;
 mod layer;
@@ -97,6 +98,7 @@ pub use activation::{Relu, Sigmoid, Softmax, Tanh};
 pub use chain::Chain;
 pub use dense::Dense;
 pub use error::Error;
+pub use fused::FusedSgd;
 pub use gradcheck::{Comparison, GradCheck, GradReport, Location, gradcheck};
 pub use init::Init;
 pub use layer::{InputOf, Layer};
@@ -108,7 +110,7 @@ pub use numerical::{
 pub use optim::{Adam, Momentum, Optimizer, Sgd};
 pub use params::{Params, Role, Tensor, TensorInfo, TensorMut};
 pub use scalar::Float;
-pub use train::Train;
+pub use train::{AsSlice, Train};
 
 pub use bytemuck;
 pub use nalgebra;
@@ -117,8 +119,8 @@ pub use nalgebra;
 /// feeds them.
 pub mod prelude {
     pub use crate::{
-        Adam, Batch, Chain, CrossEntropy, Dense, Difference, Float, GradCheck, HalfSse, Init,
-        InputOf, Layer, Loss, Momentum, Mse, Network, Optimizer, Params, Relu, Sgd, Sigmoid,
+        Adam, Batch, Chain, CrossEntropy, Dense, Difference, Float, FusedSgd, GradCheck, HalfSse,
+        Init, InputOf, Layer, Loss, Momentum, Mse, Network, Optimizer, Params, Relu, Sgd, Sigmoid,
         Softmax, SoftmaxCrossEntropy, Sse, Tanh, TargetOf, Train, gradcheck, net,
         numerical_gradient, numerical_gradient_with, numerical_param_gradient,
     };

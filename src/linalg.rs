@@ -227,7 +227,7 @@ pub(crate) fn tr_mul<T: Float, const O: usize, const I: usize>(
 /// vector loop over contiguous rows it makes when the count is opaque (with the dot product
 /// below, the W1 step went from 4.4 to 2.8 µs).
 #[inline(always)]
-fn opaque(n: usize) -> usize {
+pub(crate) fn opaque(n: usize) -> usize {
     core::hint::black_box(n)
 }
 

@@ -49,6 +49,21 @@ macro_rules! parameter_free_layer {
 
         // SAFETY: a zero-sized type has exactly one value and no bytes to get wrong.
         unsafe impl bytemuck::Zeroable for $name {}
+
+        // No parameters: the fused step is the plain backward pass.
+        impl<In> $crate::FusedSgd<In> for $name
+        where
+            $name: $crate::Layer<In>,
+        {
+            fn backward_sgd(
+                &mut self,
+                cache: Self::Cache,
+                d_out: Self::Out,
+                _: &$crate::Sgd,
+            ) -> In {
+                $crate::Layer::backward(self, cache, d_out, &mut $name)
+            }
+        }
     };
 }
 

@@ -59,12 +59,18 @@ impl Sgd {
     }
 }
 
+impl Sgd {
+    /// The learning rate and the weight decay in the network's scalar.
+    pub(crate) fn rates<T: Float>(&self) -> (T, T) {
+        (T::of_f64(self.lr), T::of_f64(self.weight_decay))
+    }
+}
+
 impl<T: Float, N: Params<T>> Optimizer<N, T> for Sgd {
     super::learning_rate_methods!();
 
     fn update(&mut self, net: &mut N, grad: &N) {
-        let lr = T::of_f64(self.lr);
-        let wd = T::of_f64(self.weight_decay);
+        let (lr, wd) = self.rates::<T>();
         if wd == T::zero() {
             net.zip_params_mut(grad, [], &mut |p, g, []| {
                 p.iter_mut().zip(g).for_each(|(p, &g)| *p -= lr * g);

@@ -6,6 +6,7 @@ mod compile_fail;
 mod dataset;
 mod examples;
 mod footprint;
+mod fused;
 mod gradcheck;
 mod idx;
 mod mnist;

@@ -152,3 +152,18 @@ fn stateful_optimizers_with_inline_state_step_without_the_heap() {
     });
     assert_eq!(n, 0);
 }
+
+#[test]
+fn fused_sgd_steps_allocate_nothing_for_a_sample_or_a_fixed_batch() {
+    let mut net = Net::random(&mut StdRng::seed_from_u64(6));
+    let sgd = Sgd::new(0.1).with_weight_decay(1e-3);
+    let x = SVector::<f32, 10>::from_fn(|i, _| i as f32 / 10.0);
+    let y = SVector::<f32, 4>::new(0.0, 1.0, 0.0, 0.0);
+    let (loss, n) = allocations(|| net.sgd_step(&sgd, &CrossEntropy, &x, &y));
+    assert!(loss.is_finite());
+    assert_eq!(n, 0);
+    let (xb, yb) = fixed_batch();
+    let (loss, n) = allocations(|| net.sgd_step(&sgd, &SoftmaxCrossEntropy, &xb, &yb));
+    assert!(loss.is_finite());
+    assert_eq!(n, 0);
+}
