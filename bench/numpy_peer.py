@@ -38,37 +38,20 @@ Options (the same for every program in the comparison):
 - `--dtype float64|float32`: float64 is what the seeds use (default).
 """
 
-import argparse
-import gzip
 import os
 import sys
-import time
-import zlib
 
-NAMES = ["W1", "W2", "W3-784-100-10", "W3-784-50-10", "W4-deep-sigmoid", "W4-784-100-10"]
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # importing peer_common must not leave bench/__pycache__
+from peer_common import W1_STEPS, W3_BATCH, W3_SAMPLES, W4_CALLS, median, parse_args, training_bytes
 
-W1_STEPS = 2_000  # SGD steps in one W1 round
-W4_CALLS = 5_000  # calls in one W4 round
 GEMM_PRODUCTS = 20  # products in one GEMM-512 round
-W3_SAMPLES = 60_000
-W3_BATCH = 100
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    positive = lambda v: int(v) if int(v) > 0 else p.error(f"`{v}` is not a positive count")
-    p.add_argument("--rounds", type=positive, default=5)
-    p.add_argument("--threads", type=positive, default=1)
-    p.add_argument("--data", default=None)
-    p.add_argument("--only", default=None)
+def add_dtype(p):
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    args = p.parse_args(argv)
-    args.only = None if args.only is None else args.only.split(",")
-    return args
 
 
-ARGS = parse_args(sys.argv[1:])
+ARGS = parse_args(sys.argv[1:], __doc__, extra=add_dtype)
 # The BLAS reads these when it is loaded, i.e. when numpy is imported: set them first.
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(ARGS.threads)
@@ -234,63 +217,13 @@ def sgd(params, grads, lr):
 # ---------------------------------------------------------------------------------------------
 
 
-def read_idx(path, magic, dims):
-    """The uint8 array of the IDX file `path` (raw or gzip), which must have `magic` and `dims`
-    dimensions."""
-    opener = gzip.open if path.endswith(".gz") else open
-    try:
-        with opener(path, "rb") as f:
-            header = f.read(4 + 4 * dims)
-            if len(header) < 4 + 4 * dims:
-                raise ValueError("shorter than its header")
-            found = int.from_bytes(header[:4], "big")
-            if found != magic:
-                raise ValueError(f"magic number {found}, expected {magic}")
-            shape = tuple(int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
-            data = np.empty(shape, dtype=np.uint8)
-            view, read = memoryview(data).cast("B"), 0
-            while read < data.size:
-                got = f.readinto(view[read:])
-                if not got:
-                    break
-                read += got
-            if read != data.size:
-                raise ValueError(f"{read} bytes of data, the header promises {data.size}")
-            if f.read(1):
-                raise ValueError("longer than its header says")
-    except OSError as e:  # missing, unreadable, not gzip
-        raise SystemExit(f"error: {path}: {e.strerror or e}")
-    except (EOFError, ValueError, zlib.error) as e:
-        raise SystemExit(f"error: {path}: not a valid IDX file: {e or 'truncated'}")
-    return data
-
-
-def find(directory, stem):
-    plain = os.path.join(directory, stem)
-    return plain if os.path.isfile(plain) else plain + ".gz"
-
-
 def training_set(directory):
     """(images as uint8 [n, 784], labels as uint8 [n]), at least 60,000 of them."""
-    if directory is None:
-        shipped = os.path.join(REPO, "data", "mnist-10k")
-        images = read_idx(os.path.join(shipped, "images-idx3-ubyte.gz"), 2051, 3)
-        labels = read_idx(os.path.join(shipped, "labels-idx1-ubyte.gz"), 2049, 1)
-    else:
-        images = read_idx(find(directory, "train-images-idx3-ubyte"), 2051, 3)
-        labels = read_idx(find(directory, "train-labels-idx1-ubyte"), 2049, 1)
-    n, rows, cols = images.shape
-    if labels.shape[0] != n:
-        raise SystemExit(f"error: {n} images but {labels.shape[0]} labels")
-    if rows * cols != 784:
-        raise SystemExit(f"error: images of {rows}x{cols} pixels; W3 needs 784")
-    if n and labels.max() >= 10:
-        raise SystemExit(f"error: label {labels.max()}; W3 needs labels below 10")
-    images = images.reshape(n, 784)
-    if directory is None:
-        images, labels = np.tile(images, (6, 1)), np.tile(labels, 6)
-    if images.shape[0] < W3_SAMPLES:
-        raise SystemExit(f"error: {images.shape[0]} samples; W3 needs {W3_SAMPLES}")
+    images, n, labels, copies = training_bytes(directory)
+    images = np.frombuffer(images, dtype=np.uint8).reshape(n, 784)
+    labels = np.frombuffer(labels, dtype=np.uint8)
+    if copies > 1:
+        images, labels = np.tile(images, (copies, 1)), np.tile(labels, copies)
     return images, labels
 
 
@@ -307,16 +240,6 @@ def deep_sigmoid(rng, dtype):
 
 def mlp(hidden, rng, dtype):
     return MultiLayerNet([784, hidden, 10], Relu, None, SoftmaxWithLoss, "he", rng, dtype)
-
-
-def median(rounds, per, f):
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        f()
-        times.append((time.perf_counter() - t) / per)
-    times.sort()
-    return times[len(times) // 2]
 
 
 def main():

@@ -32,35 +32,13 @@ Options (the same for every program in the comparison):
 - `--only A,B`: just these workloads (unknown names are ignored).
 """
 
-import argparse
-import gzip
 import os
 import sys
-import time
-import zlib
 
-NAMES = ["W1", "W2", "W3-784-100-10", "W3-784-50-10", "W4-deep-sigmoid", "W4-784-100-10"]
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # importing peer_common must not leave bench/__pycache__
+from peer_common import W1_STEPS, W3_BATCH, W3_SAMPLES, W4_CALLS, median, parse_args, training_bytes
 
-W1_STEPS = 2_000  # SGD steps in one W1 round
-W4_CALLS = 5_000  # calls in one W4 round
-W3_SAMPLES = 60_000
-W3_BATCH = 100
-
-
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    positive = lambda v: int(v) if int(v) > 0 else p.error(f"`{v}` is not a positive count")
-    p.add_argument("--rounds", type=positive, default=5)
-    p.add_argument("--threads", type=positive, default=1)
-    p.add_argument("--data", default=None)
-    p.add_argument("--only", default=None)
-    args = p.parse_args(argv)
-    args.only = None if args.only is None else args.only.split(",")
-    return args
-
-
-ARGS = parse_args(sys.argv[1:])
+ARGS = parse_args(sys.argv[1:], __doc__)
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = str(ARGS.threads)
 
@@ -68,68 +46,14 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 
-def read_idx(path, magic, dims):
-    """The uint8 tensor of the IDX file `path` (raw or gzip), which must have `magic` and `dims`
-    dimensions."""
-    opener = gzip.open if path.endswith(".gz") else open
-    try:
-        with opener(path, "rb") as f:
-            header = f.read(4 + 4 * dims)
-            if len(header) < 4 + 4 * dims:
-                raise ValueError("shorter than its header")
-            found = int.from_bytes(header[:4], "big")
-            if found != magic:
-                raise ValueError(f"magic number {found}, expected {magic}")
-            shape = [int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
-            size = 1
-            for d in shape:
-                size *= d
-            buf = bytearray(size)  # the tensor below shares it: no copy
-            view, read = memoryview(buf), 0
-            while read < size:
-                got = f.readinto(view[read:])
-                if not got:
-                    break
-                read += got
-            if read != size:
-                raise ValueError(f"{read} bytes of data, the header promises {size}")
-            if f.read(1):
-                raise ValueError("longer than its header says")
-    except OSError as e:  # missing, unreadable, not gzip
-        raise SystemExit(f"error: {path}: {e.strerror or e}")
-    except (EOFError, ValueError, zlib.error) as e:
-        raise SystemExit(f"error: {path}: not a valid IDX file: {e or 'truncated'}")
-    if size == 0:
-        return torch.empty(shape, dtype=torch.uint8)
-    return torch.frombuffer(buf, dtype=torch.uint8).reshape(shape)
-
-
-def find(directory, stem):
-    plain = os.path.join(directory, stem)
-    return plain if os.path.isfile(plain) else plain + ".gz"
-
-
 def training_set(directory):
     """(images as uint8 [n, 784], labels as int64 [n]), at least 60,000 of them."""
-    if directory is None:
-        shipped = os.path.join(REPO, "data", "mnist-10k")
-        images = read_idx(os.path.join(shipped, "images-idx3-ubyte.gz"), 2051, 3)
-        labels = read_idx(os.path.join(shipped, "labels-idx1-ubyte.gz"), 2049, 1)
-    else:
-        images = read_idx(find(directory, "train-images-idx3-ubyte"), 2051, 3)
-        labels = read_idx(find(directory, "train-labels-idx1-ubyte"), 2049, 1)
-    n, rows, cols = images.shape
-    if labels.shape[0] != n:
-        raise SystemExit(f"error: {n} images but {labels.shape[0]} labels")
-    if rows * cols != 784:
-        raise SystemExit(f"error: images of {rows}x{cols} pixels; W3 needs 784")
-    if n and int(labels.max()) >= 10:
-        raise SystemExit(f"error: label {int(labels.max())}; W3 needs labels below 10")
-    images, labels = images.reshape(n, 784), labels.long()
-    if directory is None:
-        images, labels = images.repeat(6, 1), labels.repeat(6)
-    if images.shape[0] < W3_SAMPLES:
-        raise SystemExit(f"error: {images.shape[0]} samples; W3 needs {W3_SAMPLES}")
+    images, n, labels, copies = training_bytes(directory)
+    # The tensors share the bytearrays: no copy.
+    images = torch.frombuffer(images, dtype=torch.uint8).reshape(n, 784)
+    labels = torch.frombuffer(labels, dtype=torch.uint8).long()
+    if copies > 1:
+        images, labels = images.repeat(copies, 1), labels.repeat(copies)
     return images, labels
 
 
@@ -150,16 +74,6 @@ def mlp(hidden):
 
 def half_sse(y, t):
     return 0.5 * ((y - t) ** 2).sum()
-
-
-def median(rounds, per, f):
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        f()
-        times.append((time.perf_counter() - t) / per)
-    times.sort()
-    return times[len(times) // 2]
 
 
 def main():
