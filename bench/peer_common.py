@@ -56,6 +56,8 @@ def read_idx(path, magic, dims):
             size = 1
             for d in shape:
                 size *= d
+            if size > 1 << 32:  # the largest MNIST-format set is 47 MB: refuse before allocating
+                raise ValueError(f"the header claims {size} bytes of data")
             buf = bytearray(size)  # the peers' arrays and tensors share it: no copy
             view, read = memoryview(buf), 0
             while read < size:
