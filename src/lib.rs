@@ -41,7 +41,8 @@
 //! - [`Loss`]: [`Mse`], [`Sse`], [`HalfSse`], [`CrossEntropy`], [`SoftmaxCrossEntropy`].
 //! - [`Params`]: the one description of a network's parameters, walked by the optimizers
 //!   ([`Sgd`]), the initialisers ([`Init`]) and the checkers.
-//! - [`Train`]: gradients and training steps for any network.
+//! - [`Train`]: gradients and training steps for any network; [`Train::sgd_step`], plain SGD
+//!   fused into backward ([`FusedSgd`]) for networks of typenet's own layers.
 //! - [`gradcheck`], [`numerical_gradient`]: finite differences, generic over networks and
 //!   losses.
 //! - [`optim`]: [`Sgd`], [`Momentum`], [`Adam`], with state on the heap or inline.
