@@ -144,21 +144,29 @@ impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
         if small::<B, O, I>(x.ncols()) {
             linalg::add_outer(&mut grad.w, d_out.as_slice(), x.as_slice());
         } else {
-            // Xᵀ as a view of X's own storage: X is I x B column-major, so its transpose is
-            // B x I with row stride I and column stride 1. No copy, no allocation.
-            let x_t = MatrixView::<T, B, Const<I>, Const<I>, U1>::from_slice_with_strides_generic(
-                x.as_slice(),
-                x.shape_generic().1,
-                Const::<I>,
-                Const::<I>,
-                U1,
-            );
-            linalg::gemm(&mut grad.w, T::one(), d_out, &x_t, T::one());
+            linalg::gemm(&mut grad.w, T::one(), d_out, &transposed(x), T::one());
         }
         for col in d_out.column_iter() {
             grad.b += col;
         }
     }
+}
+
+/// `Xᵀ` as a view of `X`'s own storage: `X` is `I x B` column-major, so its transpose is `B x I`
+/// with row stride `I` and column stride 1. No copy, no allocation.
+pub(crate) fn transposed<T: Float, B: Dim, const I: usize>(
+    x: &OMatrix<T, Const<I>, B>,
+) -> MatrixView<'_, T, B, Const<I>, Const<I>, U1>
+where
+    DefaultAllocator: Allocator<Const<I>, B>,
+{
+    MatrixView::from_slice_with_strides_generic(
+        x.as_slice(),
+        x.shape_generic().1,
+        Const::<I>,
+        Const::<I>,
+        U1,
+    )
 }
 
 impl<const I: usize, const O: usize, T: Float> Params<T> for Dense<I, O, T> {

@@ -128,13 +128,7 @@ impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
             self.step_bias(g, lr, wd);
         } else {
             // one product: W ← (1 - lr wd) W - lr G Xᵀ, against a transposed view of X
-            let x_t = nalgebra::MatrixView::<T, B, Const<I>, Const<I>, nalgebra::U1>::from_slice_with_strides_generic(
-                x.as_slice(),
-                x.shape_generic().1,
-                Const::<I>,
-                Const::<I>,
-                nalgebra::U1,
-            );
+            let x_t = crate::dense::transposed(x);
             linalg::gemm(&mut self.w, -lr, g, &x_t, T::one() - lr * wd);
             self.step_bias(g.as_slice(), lr, wd);
         }
