@@ -157,12 +157,27 @@ where
         )
     }
 
-    /// One epoch: the samples shuffled, 600 batches of 100.
+    /// One epoch: the samples shuffled, 600 batches of 100, in one `DataParallel::run` (so
+    /// that its worker threads are started once an epoch).
     pub fn epoch(&mut self) {
         let order = self.data.shuffled_indices(&mut self.rng);
-        for batch in order.chunks(W3_BATCH).take(W3_SAMPLES / W3_BATCH) {
-            std::hint::black_box(self.step(batch));
-        }
+        let W3 {
+            data,
+            net,
+            grads,
+            opt,
+            x,
+            y,
+            ..
+        } = self;
+        grads.run(&mut **net, &SoftmaxCrossEntropy, |session| {
+            for batch in order.chunks(W3_BATCH).take(W3_SAMPLES / W3_BATCH) {
+                data.inputs_into(batch, x).expect("784-pixel samples");
+                data.targets_into(batch, OneHot::PLAIN, y)
+                    .expect("labels below 10");
+                std::hint::black_box(session.train_step(opt, x, y));
+            }
+        });
     }
 }
 

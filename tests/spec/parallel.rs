@@ -96,3 +96,77 @@ fn zero_threads_is_refused() {
     let err = DataParallel::<Net>::new(0).err().expect("refused");
     assert!(err.to_string().contains("threads"), "{err}");
 }
+
+#[test]
+fn a_session_keeps_its_workers_across_steps_and_trains_as_one_thread_does() {
+    let (x, y) = batch(17);
+    let start = Net::random(&mut StdRng::seed_from_u64(11));
+    let (mut one, mut many) = (start.clone(), start.clone());
+    let mut opt_one = Sgd::new(0.2);
+    let mut opt_many = Sgd::new(0.2);
+    let losses: Vec<f64> =
+        DataParallel::<Net>::new(3)
+            .unwrap()
+            .run(&mut many, &SoftmaxCrossEntropy, |session| {
+                (0..10)
+                    .map(|_| session.train_step(&mut opt_many, &x, &y))
+                    .collect()
+            });
+    for (k, l) in losses.iter().enumerate() {
+        let single = one.train_step(&mut opt_one, &SoftmaxCrossEntropy, &x, &y);
+        assert!(
+            (l - single).abs() <= 1e-12 * single.abs(),
+            "step {k}: {l} vs {single}"
+        );
+    }
+    assert_all_close(&params(&many), &params(&one), 1e-12);
+}
+
+#[test]
+fn a_panic_in_the_training_loop_stops_the_workers_and_propagates() {
+    let (x, y) = batch(8);
+    let mut net = Net::random(&mut StdRng::seed_from_u64(12));
+    let mut parallel = DataParallel::<Net>::new(2).unwrap();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parallel.run(&mut net, &Mse, |session| {
+            session.train_step(&mut Sgd::new(0.1), &x, &y);
+            panic!("the caller's own panic");
+        })
+    }));
+    assert!(
+        outcome.is_err(),
+        "the panic reaches the caller, and nothing hangs"
+    );
+}
+
+/// Mean squared error that panics on slices of one column: the workers get those.
+#[derive(Clone, Copy, Debug)]
+struct PanicsOnOneColumn;
+
+impl Loss<OMatrix<f64, Const<4>, Dyn>> for PanicsOnOneColumn {
+    type Scalar = f64;
+    fn loss(&self, p: &OMatrix<f64, Const<4>, Dyn>, y: &OMatrix<f64, Const<4>, Dyn>) -> f64 {
+        assert!(p.ncols() != 1, "a slice of one column");
+        Mse.loss(p, y)
+    }
+    fn loss_and_gradient(
+        &self,
+        p: OMatrix<f64, Const<4>, Dyn>,
+        y: &OMatrix<f64, Const<4>, Dyn>,
+    ) -> (f64, OMatrix<f64, Const<4>, Dyn>) {
+        assert!(p.ncols() != 1, "a slice of one column");
+        Mse.loss_and_gradient(p, y)
+    }
+}
+
+#[test]
+fn a_worker_that_panics_fails_the_step_instead_of_hanging_it() {
+    // 5 columns on 3 threads: slices of 2, 2 and 1 columns; the calling thread takes 2
+    let (x, y) = batch(5);
+    let mut net = Net::random(&mut StdRng::seed_from_u64(13));
+    let mut parallel = DataParallel::<Net>::new(3).unwrap();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parallel.train_step(&mut net, &mut Sgd::new(0.1), &PanicsOnOneColumn, &x, &y)
+    }));
+    assert!(outcome.is_err());
+}
