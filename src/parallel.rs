@@ -108,6 +108,14 @@ struct Shared<'n, 'g, N, T: Float, const I: usize, const C: usize> {
     failed: AtomicBool,
 }
 
+impl<'n, N, T: Float, const I: usize, const C: usize> Shared<'n, '_, N, T, I, C> {
+    /// The network for reading, whether or not a panicking thread poisoned the lock (panics are
+    /// reported through `failed`).
+    fn read_net(&self) -> std::sync::RwLockReadGuard<'_, &'n mut N> {
+        self.net.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 const STOP: usize = usize::MAX;
 
 /// Spins until `ready()`, yielding the core after a while.
@@ -203,26 +211,19 @@ where
         self.shared.step.store(self.steps, Ordering::Release);
 
         let (start, len) = slice(0);
-        let own = if parts == 1 {
-            let net = self
-                .shared
-                .net
-                .read()
-                .unwrap_or_else(PoisonError::into_inner);
-            slice_gradient(&**net, self.loss, x, y, self.grad)
-        } else {
-            let x0 = OMatrix::<T, Const<I>, Dyn>::from_column_slice(
-                &x.as_slice()[start * I..][..len * I],
-            );
-            let y0 = OMatrix::<T, Const<C>, Dyn>::from_column_slice(
-                &y.as_slice()[start * C..][..len * C],
-            );
-            let net = self
-                .shared
-                .net
-                .read()
-                .unwrap_or_else(PoisonError::into_inner);
-            slice_gradient(&**net, self.loss, &x0, &y0, self.grad)
+        let own = {
+            let net = self.shared.read_net();
+            if parts == 1 {
+                slice_gradient(&**net, self.loss, x, y, self.grad)
+            } else {
+                let x0 = OMatrix::<T, Const<I>, Dyn>::from_column_slice(
+                    &x.as_slice()[start * I..][..len * I],
+                );
+                let y0 = OMatrix::<T, Const<C>, Dyn>::from_column_slice(
+                    &y.as_slice()[start * C..][..len * C],
+                );
+                slice_gradient(&**net, self.loss, &x0, &y0, self.grad)
+            }
         };
 
         let expected = self.steps * workers;
@@ -259,11 +260,7 @@ where
 
     /// Calls `f` with the network as it is between steps (to evaluate it, say).
     pub fn with_net<R>(&self, f: impl FnOnce(&N) -> R) -> R {
-        f(&self
-            .shared
-            .net
-            .read()
-            .unwrap_or_else(PoisonError::into_inner))
+        f(&self.shared.read_net())
     }
 }
 
@@ -425,7 +422,7 @@ fn worker<N, L, T, const I: usize, const C: usize>(
             let mut part = lock(part);
             let part = &mut *part;
             if part.share != T::zero() {
-                let net = shared.net.read().unwrap_or_else(PoisonError::into_inner);
+                let net = shared.read_net();
                 part.loss = slice_gradient(&**net, loss, &part.x, &part.y, part.grad);
             }
         }

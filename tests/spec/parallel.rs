@@ -108,9 +108,13 @@ fn a_session_keeps_its_workers_across_steps_and_trains_as_one_thread_does() {
         DataParallel::<Net>::new(3)
             .unwrap()
             .run(&mut many, &SoftmaxCrossEntropy, |session| {
-                (0..10)
+                let losses: Vec<f64> = (0..10)
                     .map(|_| session.train_step(&mut opt_many, &x, &y))
-                    .collect()
+                    .collect();
+                // between steps the network can be read (to evaluate it)
+                let now = session.with_net(|net| SoftmaxCrossEntropy.loss(&net.forward(&x), &y));
+                assert!(now < losses[0], "{now} after {losses:?}");
+                losses
             });
     for (k, l) in losses.iter().enumerate() {
         let single = one.train_step(&mut opt_one, &SoftmaxCrossEntropy, &x, &y);
