@@ -195,7 +195,7 @@ pub fn w4<N, const I: usize, const O: usize>(net: &N, x: &SVector<f32, I>) -> SV
 where
     SVector<f32, I>: InputOf<N, Out = SVector<f32, O>>,
 {
-    <SVector<f32, I> as InputOf<N>>::net(net).forward(std::hint::black_box(x))
+    <SVector<f32, I> as InputOf<N>>::as_layer(net).forward(std::hint::black_box(x))
 }
 
 /// W4's input: `x_i = (i mod 7) / 7`.
@@ -266,7 +266,7 @@ impl Gemm {
     /// `C = A B`.
     #[inline]
     pub fn run(&mut self) {
-        typenet::linalg::gemm(&mut self.c, 1.0, &self.a, &self.b, 0.0);
+        typenet::kernels::gemm(&mut self.c, 1.0, &self.a, &self.b, 0.0);
     }
 
     /// `2 n³`.

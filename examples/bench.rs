@@ -13,7 +13,7 @@
 //! - `--rounds N`: each figure is the median of N rounds (default 5).
 //! - `--threads T` (default 1): W3's steps run data-parallel on T threads
 //!   (`typenet::parallel::DataParallel`), GEMM-512's product is split over T threads
-//!   (`typenet::linalg::set_threads`); W1, W2 and W4 are single-sample work and run on one
+//!   (`typenet::kernels::set_threads`); W1, W2 and W4 are single-sample work and run on one
 //!   thread whatever T is.
 //! - `--data DIR`: W3's 60,000 samples from an MNIST-format directory (e.g. Fashion-MNIST),
 //!   else the 10,000 shipped digits six times over.
@@ -160,7 +160,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     if options.wants("GEMM-512") {
-        typenet::linalg::set_threads(options.threads);
+        typenet::kernels::set_threads(options.threads);
         let mut gemm = Gemm::new();
         let products = 20;
         report(

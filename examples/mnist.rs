@@ -207,7 +207,7 @@ impl<N: Params<f32>> Optimizer<N, f32> for Choice<N> {
         }
     }
 
-    fn set_learning_rate(&mut self, lr: f64) -> Result<(), typenet::Error> {
+    fn set_learning_rate(&mut self, lr: f64) -> Result<(), typenet::HyperparameterError> {
         match self {
             Choice::Sgd(o) => Optimizer::<N, f32>::set_learning_rate(o, lr),
             Choice::Momentum(o) => Optimizer::<N, f32>::set_learning_rate(o, lr),

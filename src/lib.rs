@@ -35,93 +35,108 @@
 //!   `backward`. The input is a nalgebra matrix with one column per sample, so the same
 //!   implementation serves a single sample (`SVector`, on the stack), a fixed batch
 //!   (`SMatrix<T, N, K>`, on the stack) and a batch of any size (`OMatrix<T, Const<N>, Dyn>`).
-//! - [`Dense`] and the activations [`Sigmoid`], [`Relu`], [`Tanh`], [`Softmax`].
+//! - [`Params`]: the one description of a layer's parameters, walked by the optimizers, the
+//!   initialisers ([`Init`]), the checker, model files and the PyTorch import. A layer is
+//!   [`Layer`] and [`Params`], written in one file (`docs/layer-contract.md`).
+//! - [`layers`]: [`Dense`] and the activations [`Sigmoid`], [`Relu`], [`Tanh`], [`Softmax`].
 //! - [`Chain`] and [`net!`]: layers in sequence; a mismatch is a compile error that says
 //!   `shape mismatch` and names the layer.
-//! - [`Loss`]: [`Mse`], [`Sse`], [`HalfSse`], [`CrossEntropy`], [`SoftmaxCrossEntropy`].
-//! - [`Params`]: the one description of a network's parameters, walked by the optimizers
-//!   ([`Sgd`]), the initialisers ([`Init`]) and the checkers.
+//! - [`loss`]: [`Mse`], [`Sse`], [`HalfSse`], [`CrossEntropy`], [`SoftmaxCrossEntropy`].
+//! - [`optim`]: [`Sgd`], [`Momentum`], [`Adam`], with state on the heap or inline; [`Descent`],
+//!   the plain gradient-descent update they and the fused steps share.
 //! - [`Train`]: gradients and training steps for any network; [`Train::sgd_step`], plain SGD
-//!   fused into backward ([`FusedSgd`]) for networks of typenet's own layers.
+//!   fused into backward.
 //! - [`gradcheck`], [`numerical_gradient`]: finite differences, generic over networks and
 //!   losses.
-//! - [`optim`]: [`Sgd`], [`Momentum`], [`Adam`], with state on the heap or inline.
 //! - [`model_file`]: a versioned binary format (files with `std`, byte slices anywhere);
 //!   [`bake`]: a trained network as Rust source; [`build`]: constructors for generic code.
-//! - [`linalg`]: the products layers compute with, and [`linalg::set_threads`].
-//! - With `std`: [`data`] (IDX/MNIST, data sets, evaluation), [`pytorch`] (safetensors
-//!   import) and [`parallel`] (data-parallel training steps).
+//! - [`kernels`]: the arithmetic layers compute with, and [`kernels::set_threads`].
+//! - With `std`: [`data`] (IDX/MNIST, data sets, evaluation) and [`parallel`] (data-parallel
+//!   training steps); with `pytorch`: `pytorch` (safetensors import).
+//!
+//! The source folders are the architecture, and their imports point one way: `core` (the
+//! scalar, the layer contract, chains, parameters) and `kernels` (the arithmetic) ← `layers` ←
+//! `loss`, `optim`, `check` ← `train` ← `io` (model files, baking, PyTorch) and `data`
+//! (`docs/design.md`).
 //!
 //! ## Features
 //!
-//! - `std` (default, implies `alloc`): data loading, model files on disk, the safetensors
-//!   import, products of `Dyn` batches through the `gemm` crate (AVX-512 where the CPU has it),
-//!   and threads ([`linalg::set_threads`], [`parallel::DataParallel`]).
+//! - `std` (default, implies `alloc`): data loading, model files on disk, products of `Dyn`
+//!   batches through the gemm crates (AVX-512 where the CPU has it), and threads
+//!   ([`kernels::set_threads`], [`parallel::DataParallel`]).
 //! - `alloc`: batches of any size (`Dyn`), networks and optimizer state on the heap.
-//! - Neither: `#![no_std]` with no heap: single samples and `Const<K>` batches, forward,
-//!   backward and training steps, inline optimizer state, the checker, baked networks and
-//!   model-file blobs (see `docs/embedded.md`).
+//! - `pytorch` (implies `std`): `pytorch::load_safetensors`, with the `safetensors` crate and
+//!   serde, which only its users compile.
+//! - Neither `std` nor `alloc`: `#![no_std]` with no heap: single samples and `Const<K>`
+//!   batches, forward, backward and training steps, inline optimizer state, the checker, baked
+//!   networks and model-file blobs (see `docs/embedded.md`).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
-pub mod activation;
-pub mod bake;
-pub mod build;
-mod chain;
+mod check;
+mod core;
 #[cfg(feature = "std")]
 pub mod data;
-mod dense;
-mod error;
-mod fused;
-mod gradcheck;
-mod init;
-mod layer;
-pub mod linalg;
+mod io;
+pub mod kernels;
+pub mod layers;
 pub mod loss;
-mod macros;
-mod math;
-pub mod model_file;
-mod network;
-mod numerical;
 pub mod optim;
-#[cfg(feature = "std")]
-pub mod parallel;
-mod params;
-#[cfg(feature = "std")]
-pub mod pytorch;
-mod scalar;
 mod train;
 
-pub use activation::{Relu, Sigmoid, Softmax, Tanh};
-pub use chain::Chain;
-pub use dense::Dense;
-pub use error::Error;
-pub use fused::FusedSgd;
-pub use gradcheck::{Comparison, GradCheck, GradReport, Location, gradcheck};
-pub use init::Init;
-pub use layer::{InputOf, Layer};
-pub use loss::{CrossEntropy, HalfSse, Loss, Mse, SoftmaxCrossEntropy, Sse, TargetOf};
-pub use network::{Batch, Leads, Network};
-pub use numerical::{
-    Difference, numerical_gradient, numerical_gradient_with, numerical_param_gradient,
+pub use crate::check::{
+    Comparison, Difference, GradCheck, GradReport, Location, gradcheck, numerical_gradient,
+    numerical_gradient_with, numerical_param_gradient,
 };
-pub use optim::{Adam, Momentum, Optimizer, Sgd};
-pub use params::{Params, Role, Tensor, TensorInfo, TensorMut};
-pub use scalar::Float;
-pub use train::{AsSlice, Train};
+#[allow(deprecated)]
+pub use crate::core::Error;
+pub use crate::core::build;
+pub use crate::core::{
+    Batch, Chain, Descent, FirstLayer, Float, HyperparameterError, Init, InputOf, Layer, Network,
+    Params, Role, Tensor, TensorInfo, TensorMut,
+};
+#[cfg(feature = "pytorch")]
+pub use crate::io::pytorch;
+pub use crate::io::{bake, model_file};
+pub use crate::layers::{Dense, Relu, Sigmoid, Softmax, Tanh};
+pub use crate::loss::{CrossEntropy, HalfSse, Loss, Mse, SoftmaxCrossEntropy, Sse, TargetOf};
+pub use crate::optim::{Adam, Momentum, Optimizer, Sgd};
+#[allow(deprecated)]
+pub use crate::train::FusedSgd;
+#[cfg(feature = "std")]
+pub use crate::train::parallel;
+pub use crate::train::{AsSlice, Train};
+
+/// The former name of [`FirstLayer`]: a layer that can come first in a network.
+#[doc(hidden)]
+pub use crate::core::FirstLayer as Leads;
 
 pub use bytemuck;
 pub use nalgebra;
 
+/// The parameter-free activation layers (which live in [`layers`]).
+pub mod activation {
+    pub use crate::layers::{Relu, Sigmoid, Softmax, Tanh};
+}
+
+/// The former name of [`kernels`].
+#[deprecated(note = "renamed `typenet::kernels`")]
+pub mod linalg {
+    pub use crate::kernels::{gemm, gemm_tr, set_threads, threads};
+}
+
 /// Everything a program that builds and trains networks needs, and the nalgebra types it
 /// feeds them.
 pub mod prelude {
+    #[allow(deprecated)]
+    pub use crate::FusedSgd;
     pub use crate::{
-        Adam, Batch, Chain, CrossEntropy, Dense, Difference, Float, FusedSgd, GradCheck, HalfSse,
-        Init, InputOf, Layer, Loss, Momentum, Mse, Network, Optimizer, Params, Relu, Sgd, Sigmoid,
+        Adam, Batch, Chain, CrossEntropy, Dense, Difference, Float, GradCheck, HalfSse, Init,
+        InputOf, Layer, Loss, Momentum, Mse, Network, Optimizer, Params, Relu, Sgd, Sigmoid,
         Softmax, SoftmaxCrossEntropy, Sse, Tanh, TargetOf, Train, gradcheck, net,
         numerical_gradient, numerical_gradient_with, numerical_param_gradient,
     };

@@ -6,7 +6,7 @@ use nalgebra::{Const, Dyn, OMatrix};
 use rand::{Rng, SeedableRng, seq::SliceRandom};
 
 use super::{DataError, DataProblem, Images, OneHot, load_images, load_labels};
-use crate::Float;
+use crate::core::Float;
 
 /// Labelled samples: `len()` samples of `width()` grey levels (bytes, 0–255) and one label
 /// each. The bytes are converted to floats in `[0, 1]` only for the batch at hand, so a data set

@@ -5,7 +5,7 @@ use std::fmt;
 use nalgebra::{Const, Dyn, OMatrix};
 
 use super::{DataError, Dataset};
-use crate::{Float, InputOf, Layer};
+use crate::core::{Float, InputOf, Layer};
 
 /// Counts of (true class, predicted class) pairs.
 ///
@@ -142,7 +142,7 @@ where
     let mut x = OMatrix::<T, Const<I>, Dyn>::zeros(0);
     for chunk in indices.chunks(batch.max(1)) {
         data.inputs_into(chunk, &mut x)?;
-        let out = <OMatrix<T, Const<I>, Dyn> as InputOf<N>>::net(net).forward(&x);
+        let out = <OMatrix<T, Const<I>, Dyn> as InputOf<N>>::as_layer(net).forward(&x);
         for (&i, predicted) in chunk.iter().zip(argmax_columns(&out)) {
             confusion.record(usize::from(data.labels()[i]), predicted);
         }

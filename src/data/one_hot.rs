@@ -3,7 +3,7 @@
 use nalgebra::SVector;
 
 use super::{DataError, DataProblem};
-use crate::Float;
+use crate::core::Float;
 
 /// How a class label becomes a target vector: `on` at the label's index, `off` elsewhere.
 ///

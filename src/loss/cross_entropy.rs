@@ -3,7 +3,7 @@
 use nalgebra::{DefaultAllocator, Dim, OMatrix, allocator::Allocator};
 
 use super::{Loss, inv_batch};
-use crate::Float;
+use crate::core::Float;
 
 /// Cross-entropy of predicted probabilities `p` (the output of a `Softmax` or `Sigmoid`)
 /// against a target distribution `y` (usually one-hot):

@@ -14,7 +14,7 @@ pub use cross_entropy::CrossEntropy;
 pub use softmax_cross_entropy::SoftmaxCrossEntropy;
 pub use squared_error::{HalfSse, Mse, Sse};
 
-use crate::Float;
+use crate::core::Float;
 
 /// A loss comparing predictions `P` with targets `Y` (the same shape: `Y = P` by default).
 ///

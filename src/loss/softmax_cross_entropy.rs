@@ -3,7 +3,9 @@
 use nalgebra::{DefaultAllocator, Dim, OMatrix, allocator::Allocator};
 
 use super::{Loss, inv_batch};
-use crate::{Float, Softmax};
+use crate::core::Float;
+use crate::kernels;
+use crate::layers::Softmax;
 
 /// Cross-entropy of `softmax(z)` against a target distribution `y`, computed from the logits
 /// `z` (the output of a final `Dense`, with no `Softmax` layer):
@@ -42,7 +44,7 @@ where
                 .fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m });
             let lse = m + z
                 .iter()
-                .fold(T::zero(), |s, &v| s + crate::math::exp(v - m))
+                .fold(T::zero(), |s, &v| s + kernels::exp(v - m))
                 .ln();
             sum += z
                 .iter()

@@ -3,7 +3,7 @@
 use nalgebra::{DefaultAllocator, Dim, OMatrix, allocator::Allocator};
 
 use super::{Loss, inv_batch};
-use crate::Float;
+use crate::core::Float;
 
 /// Mean squared error: per sample `ℓ(p, y) = (1/n) Σ_i (p_i - y_i)²` over the `n` outputs,
 /// averaged over the batch.

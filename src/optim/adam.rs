@@ -5,7 +5,8 @@ use core::marker::PhantomData;
 
 use nalgebra::ComplexField;
 
-use crate::{Error, Float, Optimizer, Params};
+use super::Optimizer;
+use crate::core::{Float, HyperparameterError, Params};
 
 /// Adam (Kingma & Ba, 2015), bias-corrected, as PyTorch defines it: at step `t`, with
 /// `g = ∇θ + wd · θ`,
@@ -58,15 +59,14 @@ impl<N: bytemuck::Zeroable> Adam<N, alloc::boxed::Box<N>> {
     ///
     /// # Panics
     ///
-    /// If `lr` is not finite and positive, with the message of
-    /// [`Error::InvalidHyperparameter`].
+    /// If `lr` is not finite and positive, with the message of the [`HyperparameterError`].
     #[track_caller]
     pub fn new(lr: f64) -> Self {
         super::or_panic(Self::try_new(lr))
     }
 
     /// [`new`](Self::new), returning an error instead of panicking.
-    pub fn try_new(lr: f64) -> Result<Self, Error> {
+    pub fn try_new(lr: f64) -> Result<Self, HyperparameterError> {
         Adam::with_state(lr, bytemuck::zeroed_box(), bytemuck::zeroed_box())
     }
 }
@@ -80,7 +80,7 @@ impl<N: Default> Adam<N, N> {
 }
 
 impl<N, S> Adam<N, S> {
-    fn with_state(lr: f64, m: S, v: S) -> Result<Self, Error> {
+    fn with_state(lr: f64, m: S, v: S) -> Result<Self, HyperparameterError> {
         Ok(Adam {
             lr: super::positive("learning rate", lr)?,
             beta1: 0.9,

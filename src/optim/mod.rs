@@ -15,7 +15,7 @@ pub use adam::Adam;
 pub use momentum::Momentum;
 pub use sgd::Sgd;
 
-use crate::{Error, Float};
+use crate::core::{Float, HyperparameterError};
 
 /// An update rule. `N` is the network (and its gradient, which has the network's type), `T`
 /// its scalar.
@@ -30,9 +30,8 @@ pub trait Optimizer<N, T: Float> {
     fn learning_rate(&self) -> f64;
 
     /// Changes the learning rate (for a schedule), keeping all other state. A rate that is
-    /// not finite and positive is refused with [`Error::InvalidHyperparameter`] and changes
-    /// nothing.
-    fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error>;
+    /// not finite and positive is refused with a [`HyperparameterError`] and changes nothing.
+    fn set_learning_rate(&mut self, lr: f64) -> Result<(), HyperparameterError>;
 }
 
 /// The `learning_rate`/`set_learning_rate` pair of an optimizer that keeps its rate in
@@ -43,7 +42,7 @@ macro_rules! learning_rate_methods {
             self.lr
         }
 
-        fn set_learning_rate(&mut self, lr: f64) -> Result<(), crate::Error> {
+        fn set_learning_rate(&mut self, lr: f64) -> Result<(), crate::core::HyperparameterError> {
             self.lr = super::positive("learning rate", lr)?;
             Ok(())
         }
@@ -52,17 +51,17 @@ macro_rules! learning_rate_methods {
 use learning_rate_methods;
 
 /// Checks that a hyperparameter is finite and strictly positive.
-pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64, Error> {
+pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64, HyperparameterError> {
     check(name, value, value > 0.0, "finite and positive")
 }
 
 /// Checks that a hyperparameter is finite and not negative.
-pub(crate) fn non_negative(name: &'static str, value: f64) -> Result<f64, Error> {
+pub(crate) fn non_negative(name: &'static str, value: f64) -> Result<f64, HyperparameterError> {
     check(name, value, value >= 0.0, "finite and not negative")
 }
 
 /// Checks that a hyperparameter lies in `[0, 1)`.
-pub(crate) fn unit_interval(name: &'static str, value: f64) -> Result<f64, Error> {
+pub(crate) fn unit_interval(name: &'static str, value: f64) -> Result<f64, HyperparameterError> {
     check(name, value, (0.0..1.0).contains(&value), "in [0, 1)")
 }
 
@@ -71,11 +70,11 @@ fn check(
     value: f64,
     ok: bool,
     requirement: &'static str,
-) -> Result<f64, Error> {
+) -> Result<f64, HyperparameterError> {
     if value.is_finite() && ok {
         Ok(value)
     } else {
-        Err(Error::InvalidHyperparameter {
+        Err(HyperparameterError {
             name,
             value,
             requirement,
@@ -86,7 +85,7 @@ fn check(
 /// Unwraps a hyperparameter check, panicking with its message (the documented behaviour of
 /// the optimizers' panicking constructors).
 #[track_caller]
-pub(crate) fn or_panic<V>(result: Result<V, Error>) -> V {
+pub(crate) fn or_panic<V>(result: Result<V, HyperparameterError>) -> V {
     match result {
         Ok(v) => v,
         Err(e) => panic!("{e}"),

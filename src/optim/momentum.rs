@@ -3,7 +3,8 @@
 use core::borrow::BorrowMut;
 use core::marker::PhantomData;
 
-use crate::{Error, Float, Optimizer, Params};
+use super::Optimizer;
+use crate::core::{Float, HyperparameterError, Params};
 
 /// SGD with momentum, as PyTorch defines it: with `g = ∇θ + wd · θ`,
 ///
@@ -52,14 +53,14 @@ impl<N: bytemuck::Zeroable> Momentum<N, alloc::boxed::Box<N>> {
     /// # Panics
     ///
     /// If `lr` is not finite and positive, or `momentum` is not in `[0, 1)`, with the message
-    /// of [`Error::InvalidHyperparameter`].
+    /// of the [`HyperparameterError`].
     #[track_caller]
     pub fn new(lr: f64, momentum: f64) -> Self {
         super::or_panic(Self::try_new(lr, momentum))
     }
 
     /// [`new`](Self::new), returning an error instead of panicking.
-    pub fn try_new(lr: f64, momentum: f64) -> Result<Self, Error> {
+    pub fn try_new(lr: f64, momentum: f64) -> Result<Self, HyperparameterError> {
         Momentum::with_state(lr, momentum, bytemuck::zeroed_box())
     }
 }
@@ -73,7 +74,7 @@ impl<N: Default> Momentum<N, N> {
 }
 
 impl<N, S> Momentum<N, S> {
-    fn with_state(lr: f64, momentum: f64, velocity: S) -> Result<Self, Error> {
+    fn with_state(lr: f64, momentum: f64, velocity: S) -> Result<Self, HyperparameterError> {
         Ok(Momentum {
             lr: super::positive("learning rate", lr)?,
             momentum: super::unit_interval("momentum", momentum)?,

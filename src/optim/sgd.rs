@@ -1,6 +1,7 @@
 //! Plain stochastic gradient descent.
 
-use crate::{Error, Float, Optimizer, Params};
+use super::Optimizer;
+use crate::core::{Descent, Float, HyperparameterError, Params};
 
 /// Stochastic gradient descent: `θ ← θ - η (∇θ + wd · θ)`.
 ///
@@ -35,9 +36,9 @@ impl Sgd {
         super::or_panic(Self::try_new(lr))
     }
 
-    /// SGD with learning rate `lr`, or [`Error::InvalidHyperparameter`] if `lr` is not finite
-    /// and strictly positive.
-    pub fn try_new(lr: f64) -> Result<Self, Error> {
+    /// SGD with learning rate `lr`, or a [`HyperparameterError`] if `lr` is not finite and
+    /// strictly positive.
+    pub fn try_new(lr: f64) -> Result<Self, HyperparameterError> {
         Ok(Sgd {
             lr: super::positive("learning rate", lr)?,
             weight_decay: 0.0,
@@ -60,9 +61,18 @@ impl Sgd {
 }
 
 impl Sgd {
-    /// The learning rate and the weight decay in the network's scalar.
-    pub(crate) fn rates<T: Float>(&self) -> (T, T) {
-        (T::of_f64(self.lr), T::of_f64(self.weight_decay))
+    /// The step this optimizer takes, in the network's scalar `T`.
+    ///
+    /// ```
+    /// use typenet::{Descent, Sgd};
+    /// let step = Sgd::new(0.5).with_weight_decay(0.01).descent::<f32>();
+    /// assert_eq!(step, Descent { lr: 0.5f32, wd: 0.01 });
+    /// ```
+    pub fn descent<T: Float>(&self) -> Descent<T> {
+        Descent {
+            lr: T::of_f64(self.lr),
+            wd: T::of_f64(self.weight_decay),
+        }
     }
 }
 
@@ -70,17 +80,7 @@ impl<T: Float, N: Params<T>> Optimizer<N, T> for Sgd {
     super::learning_rate_methods!();
 
     fn update(&mut self, net: &mut N, grad: &N) {
-        let (lr, wd) = self.rates::<T>();
-        if wd == T::zero() {
-            net.zip_params_mut(grad, [], &mut |p, g, []| {
-                p.iter_mut().zip(g).for_each(|(p, &g)| *p -= lr * g);
-            });
-        } else {
-            net.zip_params_mut(grad, [], &mut |p, g, []| {
-                p.iter_mut()
-                    .zip(g)
-                    .for_each(|(p, &g)| *p -= lr * (g + wd * *p));
-            });
-        }
+        let step = self.descent::<T>();
+        net.zip_params_mut(grad, [], &mut |p, g, []| step.apply(p, g));
     }
 }

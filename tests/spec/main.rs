@@ -15,6 +15,7 @@ mod no_alloc;
 mod numerics;
 mod optimizers;
 mod parallel;
+#[cfg(feature = "pytorch")]
 mod pytorch_import;
 mod support;
 mod training;

@@ -135,11 +135,11 @@ fn every_optimizer_finds_the_minimum_of_a_quadratic() {
 
 #[test]
 fn hyperparameters_out_of_range_are_refused_with_their_name() {
-    use typenet::Error;
+    use typenet::HyperparameterError;
     for lr in [0.0, -0.1, f64::NAN, f64::INFINITY] {
         assert!(matches!(
             Sgd::try_new(lr),
-            Err(Error::InvalidHyperparameter {
+            Err(HyperparameterError {
                 name: "learning rate",
                 ..
             })
@@ -152,7 +152,7 @@ fn hyperparameters_out_of_range_are_refused_with_their_name() {
         assert!(
             matches!(
                 err,
-                Error::InvalidHyperparameter {
+                HyperparameterError {
                     name: "momentum",
                     ..
                 }

@@ -3,8 +3,8 @@
 //! mismatch between file and network type is an error that names the tensor and leaves the
 //! network untouched.
 
-use safetensors::{Dtype, serialize, tensor::TensorView};
 use typenet::prelude::*;
+use typenet::pytorch::safetensors::{self, Dtype, serialize, tensor::TensorView};
 use typenet::pytorch::{ImportError, load_safetensors};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pytorch/");

@@ -4,7 +4,7 @@
 
 use rand::{SeedableRng, rngs::StdRng};
 use typenet::prelude::*;
-use typenet::{Error, Role};
+use typenet::{HyperparameterError, Role};
 
 use crate::support::{assert_all_close, assert_close};
 
@@ -98,7 +98,7 @@ fn learning_rates_that_are_not_finite_and_positive_are_refused() {
         let err = Sgd::try_new(lr).unwrap_err();
         assert!(matches!(
             err,
-            Error::InvalidHyperparameter {
+            HyperparameterError {
                 name: "learning rate",
                 ..
             }

@@ -5,7 +5,7 @@
 use nalgebra::{DefaultAllocator, Dim, allocator::Allocator};
 use rand::{SeedableRng, rngs::StdRng};
 use typenet::prelude::*;
-use typenet::{Comparison, Leads, Location, Role, Tensor, TensorMut};
+use typenet::{Comparison, FirstLayer, Location, Role, Tensor, TensorMut};
 
 /// A dense layer whose parameter gradient is written by `$body` (with `w`, `x`, `d` = dL/dY
 /// and `g` = the gradient's `Dense`); its input gradient is the correct `Wᵀ d`.
@@ -45,7 +45,7 @@ macro_rules! dense_with_gradient {
             }
         }
 
-        impl<const I: usize, const O: usize, Rest> Leads<Rest> for $name<I, O> {
+        impl<const I: usize, const O: usize, Rest> FirstLayer<Rest> for $name<I, O> {
             type Scalar = f64;
             type InputDim = Const<I>;
             type Input = SVector<f64, I>;

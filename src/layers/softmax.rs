@@ -2,7 +2,7 @@
 
 use nalgebra::{DefaultAllocator, Dim, OMatrix, allocator::Allocator};
 
-use crate::{Float, Layer};
+use crate::core::{Float, Layer};
 
 /// Softmax over each column (each sample): `softmax(x)_i = e^(x_i) / Σ_j e^(x_j)`.
 ///
@@ -36,7 +36,7 @@ impl Softmax {
                 .fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m });
             let mut sum = T::zero();
             for v in col.iter_mut() {
-                *v = crate::math::exp(*v - max);
+                *v = crate::kernels::exp(*v - max);
                 sum += *v;
             }
             col /= sum;
@@ -72,6 +72,8 @@ where
         }
         d
     }
+
+    super::elementwise::descends_without_parameters!();
 }
 
-super::parameter_free_layer!(Softmax);
+super::elementwise::parameter_free_layer!(Softmax);

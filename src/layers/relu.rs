@@ -1,6 +1,6 @@
 //! The rectified linear unit.
 
-use crate::Float;
+use crate::core::Float;
 
 /// The rectified linear unit, element-wise: `relu(x) = max(x, 0)`.
 ///
@@ -36,4 +36,4 @@ impl Relu {
     }
 }
 
-super::elementwise_layer!(Relu);
+super::elementwise::elementwise_layer!(Relu);

@@ -53,9 +53,32 @@ pub trait Float:
     /// Whether every value of `values` is finite, without a branch per value (the check runs
     /// on every training step's gradient).
     fn all_finite(values: &[Self]) -> bool;
-    /// Writes a Rust constant expression for exactly this value, NaN payloads and the sign of
-    /// zero included: `f32::from_bits(0x3f800000)`.
-    fn write_rust_literal(self, out: &mut dyn core::fmt::Write) -> core::fmt::Result;
+    /// The value's bit pattern (IEEE 754), widened to `u64`: exact for every value, NaN
+    /// payloads and the sign of zero included, where a conversion to `f64` and back may quiet
+    /// a signalling NaN.
+    ///
+    /// ```
+    /// use typenet::Float;
+    /// assert_eq!(1.0f32.to_raw_bits(), 0x3f80_0000);
+    /// assert_eq!(<f32 as Float>::from_raw_bits(0x3f80_0000), 1.0);
+    /// ```
+    fn to_raw_bits(self) -> u64;
+    /// The value of a bit pattern (the low 32 bits for `f32`).
+    fn from_raw_bits(bits: u64) -> Self;
+    /// Writes a Rust constant expression for exactly this value: `f32::from_bits(0x3f800000)`.
+    #[deprecated(
+        note = "Rust source is written by `typenet::bake`; use `to_raw_bits` for the exact bits"
+    )]
+    fn write_rust_literal(self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        let digits = 2 * core::mem::size_of::<Self>();
+        write!(
+            out,
+            "{}::from_bits({:#0w$x})",
+            Self::NAME,
+            self.to_raw_bits(),
+            w = digits + 2
+        )
+    }
 }
 
 impl Float for f32 {
@@ -78,8 +101,13 @@ impl Float for f32 {
     fn is_nan(self) -> bool {
         Self::is_nan(self)
     }
-    fn write_rust_literal(self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        write!(out, "f32::from_bits({:#010x})", self.to_bits())
+    #[inline]
+    fn to_raw_bits(self) -> u64 {
+        u64::from(self.to_bits())
+    }
+    #[inline]
+    fn from_raw_bits(bits: u64) -> Self {
+        f32::from_bits(bits as u32)
     }
     fn all_finite(values: &[Self]) -> bool {
         // NaN and ±∞ are exactly the values whose magnitude bits are at least those of ∞.
@@ -113,8 +141,13 @@ impl Float for f64 {
     fn is_nan(self) -> bool {
         Self::is_nan(self)
     }
-    fn write_rust_literal(self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        write!(out, "f64::from_bits({:#018x})", self.to_bits())
+    #[inline]
+    fn to_raw_bits(self) -> u64 {
+        self.to_bits()
+    }
+    #[inline]
+    fn from_raw_bits(bits: u64) -> Self {
+        f64::from_bits(bits)
     }
     fn all_finite(values: &[Self]) -> bool {
         const INFINITY: u64 = 0x7ff0_0000_0000_0000;

@@ -3,7 +3,8 @@
 
 use nalgebra::{DefaultAllocator, Dim, OMatrix, allocator::Allocator};
 
-use crate::{Float, InputOf, Layer, Loss, Params, TargetOf};
+use crate::core::{Float, InputOf, Layer, Params};
+use crate::loss::{Loss, TargetOf};
 
 /// A finite-difference formula and its step `h`.
 ///
@@ -126,13 +127,13 @@ where
     let loss = Y::loss(loss);
     let mut probe = net.clone();
     let mut grad = N::default();
-    let f0 = loss.loss(&X::net(&probe).forward(x), y).as_f64();
+    let f0 = loss.loss(&X::as_layer(&probe).forward(x), y).as_f64();
     let mut k = 0;
     while let Some((_, _, p)) = probe.param_mut(k) {
         let x0 = *p;
         let d = difference.partial(x0, f0, |v| {
             set_param(&mut probe, k, v);
-            loss.loss(&X::net(&probe).forward(x), y).as_f64()
+            loss.loss(&X::as_layer(&probe).forward(x), y).as_f64()
         });
         set_param(&mut probe, k, x0);
         set_param(&mut grad, k, T::of_f64(d));

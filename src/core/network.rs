@@ -3,7 +3,7 @@
 
 use nalgebra::{DimName, Dyn, OMatrix};
 
-use crate::Float;
+use super::Float;
 
 /// A network (or a single layer) whose input width and scalar type are fixed by its type: a
 /// [`Dense`](crate::Dense), or a [`Chain`](crate::Chain) whose first layer is one (a
@@ -27,10 +27,12 @@ pub trait Network {
     type Input;
 }
 
-/// How a layer placed first decides the input of a network it starts, given the layers that
-/// follow it (`Rest`). A layer with a fixed input width ignores `Rest`; a parameter-free layer
-/// that works at any width takes `Rest`'s input.
-pub trait Leads<Rest> {
+/// A layer that can come first in a network, followed by the layers `Rest`: it says what the
+/// network takes. A layer with a fixed input width (a `Dense`) ignores `Rest`; a parameter-free
+/// layer that works at any width (an activation) takes `Rest`'s input.
+///
+/// (Its former name, `Leads`, remains as an alias.)
+pub trait FirstLayer<Rest> {
     /// The scalar type of the network's input.
     type Scalar: Float;
     /// The network's input width.
@@ -56,7 +58,7 @@ macro_rules! network_inherent_methods {
             /// method so that a shape mismatch is reported as one.
             #[inline]
             pub fn forward<X: $crate::InputOf<Self>>(&self, x: &X) -> X::Out {
-                $crate::Layer::forward(X::net(self), x)
+                $crate::Layer::forward(X::as_layer(self), x)
             }
 
             /// A network whose parameters are all zero (as a gradient accumulator starts).
@@ -90,7 +92,7 @@ macro_rules! network_inherent_methods {
                     + $crate::Params<<Self as $crate::Network>::Scalar>
                     + Default,
             {
-                $crate::build::random_with(rng, init)
+                $crate::core::build::random_with(rng, init)
             }
 
             /// [`zeros`](Self::zeros), built directly on the heap: the parameters never pass
@@ -103,7 +105,7 @@ macro_rules! network_inherent_methods {
                     + $crate::Params<<Self as $crate::Network>::Scalar>
                     + bytemuck::Zeroable,
             {
-                $crate::build::zeros_boxed()
+                $crate::core::build::zeros_boxed()
             }
 
             /// [`random`](Self::random), built directly on the heap.
@@ -130,7 +132,7 @@ macro_rules! network_inherent_methods {
                     + $crate::Params<<Self as $crate::Network>::Scalar>
                     + bytemuck::Zeroable,
             {
-                $crate::build::random_boxed_with(rng, init)
+                $crate::core::build::random_boxed_with(rng, init)
             }
         }
     };

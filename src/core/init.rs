@@ -3,7 +3,7 @@
 use nalgebra::ComplexField;
 use rand::{Rng, RngExt};
 
-use crate::{Float, Params, Role};
+use super::{Float, Params, Role};
 
 /// How weights are drawn when a network is built with `random_with`. Biases always start at
 /// zero.
@@ -40,7 +40,7 @@ pub enum Init {
 
 impl Init {
     /// Draws every weight of `net` from this distribution and sets every bias to zero.
-    pub fn apply<T: Float, N: Params<T> + ?Sized, R: Rng + ?Sized>(self, net: &mut N, rng: &mut R) {
+    pub fn apply<T: Float, N: Params<T>, R: Rng + ?Sized>(self, net: &mut N, rng: &mut R) {
         for t in net.tensors_mut() {
             match t.info.role {
                 Role::Bias => t.data.fill(T::zero()),

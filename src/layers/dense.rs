@@ -1,20 +1,22 @@
 //! The fully connected layer.
 
 use core::fmt;
+use core::mem::MaybeUninit;
 
-use nalgebra::{
-    Const, DefaultAllocator, Dim, MatrixView, OMatrix, SMatrix, SVector, U1, allocator::Allocator,
+use nalgebra::{Const, DefaultAllocator, Dim, OMatrix, SMatrix, SVector, allocator::Allocator};
+
+use crate::core::{
+    Descent, FirstLayer, Float, Layer, Network, Params, Role, Tensor, TensorInfo, TensorMut,
 };
+use crate::kernels;
 
-use crate::{Float, Layer, Leads, Network, Params, Role, Tensor, TensorInfo, TensorMut, linalg};
-
-/// Whether a layer of `O x I` weights takes a batch of `columns` (of type `B`) through
-/// typenet's own small-shape kernels, which never allocate: always for single samples and
-/// `Const<K>` batches, and for `Dyn` batches too small for [`linalg::gemm`]'s packed products.
-/// A small layer thus computes a `Dyn` batch exactly as it computes the same `Const<K>` batch.
+/// Whether a layer of `O x I` weights takes a batch of `columns` (of type `B`) through the small
+/// kernels, which never allocate: always for single samples and `Const<K>` batches, and for
+/// `Dyn` batches too small for the gemm crates' packed products. A small layer thus computes a
+/// `Dyn` batch exactly as it computes the same `Const<K>` batch.
 #[inline]
-fn small<B: Dim, const O: usize, const I: usize>(columns: usize) -> bool {
-    B::try_to_usize().is_some() || !linalg::is_large(O, I, columns)
+fn uses_small_kernels<B: Dim, const O: usize, const I: usize>(columns: usize) -> bool {
+    B::try_to_usize().is_some() || !kernels::is_large(O, I, columns)
 }
 
 /// A fully connected layer from `I` inputs to `O` outputs: `y = W x + b`.
@@ -55,7 +57,7 @@ impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
     }
 }
 
-crate::network::network_inherent_methods!([const I: usize, const O: usize, T: Float] Dense<I, O, T>);
+crate::core::network::network_inherent_methods!([const I: usize, const O: usize, T: Float] Dense<I, O, T>);
 
 impl<const I: usize, const O: usize, T: Float> Default for Dense<I, O, T> {
     /// All zeros, as a gradient accumulator starts.
@@ -97,10 +99,10 @@ where
             OMatrix::<T, Const<O>, B>::from_fn_generic(Const::<O>, x.shape_generic().1, |r, _| {
                 self.b[r]
             });
-        if small::<B, O, I>(x.ncols()) {
-            linalg::mul_add(y.as_mut_slice(), &self.w, x.as_slice());
+        if uses_small_kernels::<B, O, I>(x.ncols()) {
+            kernels::add_product(y.as_mut_slice(), &self.w, x.as_slice());
         } else {
-            linalg::gemm(&mut y, T::one(), &self.w, x, T::one());
+            kernels::gemm(&mut y, T::one(), &self.w, x, T::one());
         }
         y
     }
@@ -118,16 +120,57 @@ where
         self.backward_params_ref(&x, &d_out, grad);
         // dL/dX = Wᵀ G, written over X's storage (the cache is no longer needed)
         let mut d_x = x;
-        if small::<B, O, I>(d_out.ncols()) {
-            linalg::tr_mul(d_x.as_mut_slice(), &self.w, d_out.as_slice());
-        } else {
-            linalg::gemm_tr(&mut d_x, T::one(), &self.w, &d_out, T::zero());
-        }
+        self.input_gradient(&mut d_x, &d_out);
         d_x
     }
 
     fn backward_params(&self, x: Self::Cache, d_out: Self::Out, grad: &mut Self) {
         self.backward_params_ref(&x, &d_out, grad);
+    }
+
+    const DESCENDS: bool = true;
+
+    fn backward_descend<S: Float>(
+        &mut self,
+        x: Self::Cache,
+        g: Self::Out,
+        step: Descent<S>,
+    ) -> OMatrix<T, Const<I>, B> {
+        let step = step.cast::<T>();
+        if B::try_to_usize() == Some(1) {
+            // One sample: one pass over the columns of W. Column j gives dL/dx_j (a dot
+            // product with the old weights) and then takes its step, while it is in cache.
+            let mut x = x;
+            let g = g.as_slice();
+            // (an opaque row count, for the reason `kernels::opaque` gives)
+            let rows = kernels::opaque(O);
+            for (w, x) in self
+                .w
+                .as_mut_slice()
+                .chunks_exact_mut(rows)
+                .zip(x.as_mut_slice())
+            {
+                let xj = *x;
+                *x = kernels::dot(w, g);
+                step.apply_scaled(w, g, xj);
+            }
+            self.descend_bias(g, step);
+            return x;
+        }
+        // A batch: dL/dX with the old weights, then the step.
+        let mut d_x = x.clone();
+        self.input_gradient(&mut d_x, &g);
+        self.descend(&x, &g, step);
+        d_x
+    }
+
+    fn backward_descend_params<S: Float>(
+        &mut self,
+        x: Self::Cache,
+        g: Self::Out,
+        step: Descent<S>,
+    ) {
+        self.descend(&x, &g, step.cast::<T>());
     }
 }
 
@@ -141,32 +184,71 @@ impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
     ) where
         DefaultAllocator: Allocator<Const<I>, B> + Allocator<Const<O>, B>,
     {
-        if small::<B, O, I>(x.ncols()) {
-            linalg::add_outer(&mut grad.w, d_out.as_slice(), x.as_slice());
+        if uses_small_kernels::<B, O, I>(x.ncols()) {
+            kernels::add_outer(&mut grad.w, d_out.as_slice(), x.as_slice());
         } else {
-            linalg::gemm(&mut grad.w, T::one(), d_out, &transposed(x), T::one());
+            kernels::gemm(
+                &mut grad.w,
+                T::one(),
+                d_out,
+                &kernels::transposed(x),
+                T::one(),
+            );
         }
         for col in d_out.column_iter() {
             grad.b += col;
         }
     }
-}
 
-/// `Xᵀ` as a view of `X`'s own storage: `X` is `I x B` column-major, so its transpose is `B x I`
-/// with row stride `I` and column stride 1. No copy, no allocation.
-pub(crate) fn transposed<T: Float, B: Dim, const I: usize>(
-    x: &OMatrix<T, Const<I>, B>,
-) -> MatrixView<'_, T, B, Const<I>, Const<I>, U1>
-where
-    DefaultAllocator: Allocator<Const<I>, B>,
-{
-    MatrixView::from_slice_with_strides_generic(
-        x.as_slice(),
-        x.shape_generic().1,
-        Const::<I>,
-        Const::<I>,
-        U1,
-    )
+    /// `dX ← Wᵀ G`, over whatever `d_x` held.
+    fn input_gradient<B: Dim>(&self, d_x: &mut OMatrix<T, Const<I>, B>, g: &OMatrix<T, Const<O>, B>)
+    where
+        DefaultAllocator: Allocator<Const<I>, B> + Allocator<Const<O>, B>,
+    {
+        if uses_small_kernels::<B, O, I>(g.ncols()) {
+            kernels::transposed_product(d_x.as_mut_slice(), &self.w, g.as_slice());
+        } else {
+            kernels::gemm_tr(d_x, T::one(), &self.w, g, T::zero());
+        }
+    }
+
+    /// The step of `step` for the gradient `dW = G Xᵀ`, `db = G 1`, without storing it.
+    fn descend<B: Dim>(
+        &mut self,
+        x: &OMatrix<T, Const<I>, B>,
+        g: &OMatrix<T, Const<O>, B>,
+        step: Descent<T>,
+    ) where
+        DefaultAllocator: Allocator<Const<I>, B> + Allocator<Const<O>, B>,
+    {
+        if uses_small_kernels::<B, O, I>(g.ncols()) {
+            // column by column: the column's gradient summed over the batch, then its step
+            let (x, g) = (x.as_slice(), g.as_slice());
+            let rows = kernels::opaque(O);
+            for (j, w) in self.w.as_mut_slice().chunks_exact_mut(rows).enumerate() {
+                let mut grad = [T::zero(); O];
+                for (g, x) in g.chunks_exact(rows).zip(x.chunks_exact(I)) {
+                    let xj = x[j];
+                    grad.iter_mut().zip(g).for_each(|(s, &g)| *s += g * xj);
+                }
+                step.apply(w, &grad);
+            }
+        } else {
+            // one product: W ← (1 - lr wd) W - lr G Xᵀ, against a transposed view of X
+            let (alpha, beta) = step.product_coefficients();
+            kernels::gemm(&mut self.w, alpha, g, &kernels::transposed(x), beta);
+        }
+        self.descend_bias(g.as_slice(), step);
+    }
+
+    /// `b ← b - lr (Σ_c g_c + wd b)` for the columns of `g` (`O` values each).
+    fn descend_bias(&mut self, g: &[T], step: Descent<T>) {
+        let mut sum = [T::zero(); O];
+        for g in g.chunks_exact(O) {
+            sum.iter_mut().zip(g).for_each(|(s, &g)| *s += g);
+        }
+        step.apply(self.b.as_mut_slice(), &sum);
+    }
 }
 
 impl<const I: usize, const O: usize, T: Float> Params<T> for Dense<I, O, T> {
@@ -176,12 +258,15 @@ impl<const I: usize, const O: usize, T: Float> Params<T> for Dense<I, O, T> {
         write!(out, "Dense<{I}, {O}, {}>", T::NAME)
     }
 
-    fn write_rust_value(&self, out: &mut dyn fmt::Write) -> fmt::Result {
-        out.write_str("::typenet::Dense::new(\n")?;
-        write_array_storage(out, self.w.as_slice(), O)?;
-        out.write_str(",\n")?;
-        write_array_storage(out, self.b.as_slice(), O)?;
-        out.write_str(",\n)")
+    fn zeroed_in(slot: &mut MaybeUninit<Self>) -> &mut Self {
+        // SAFETY: all-zero bytes are a valid `Dense` (two nalgebra array storages of `f32` or
+        // `f64`, where they are 0.0: the `Zeroable` impl above), so after writing zeros over
+        // the whole slot it is initialised. The pointer is the slot's own, borrowed mutably.
+        // Exercised by every `train_step` of a network with a `Dense` layer.
+        unsafe {
+            slot.as_mut_ptr().write_bytes(0, 1);
+            slot.assume_init_mut()
+        }
     }
 
     fn fill(&mut self, value: T) {
@@ -260,31 +345,16 @@ impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
     }
 }
 
-/// Writes `::typenet::nalgebra::Matrix::from_array_storage(ArrayStorage([[…]; C]))` for
-/// column-major `data` with `rows` rows, each value as its exact bits.
-fn write_array_storage<T: Float>(out: &mut dyn fmt::Write, data: &[T], rows: usize) -> fmt::Result {
-    out.write_str(
-        "::typenet::nalgebra::Matrix::from_array_storage(::typenet::nalgebra::ArrayStorage([",
-    )?;
-    for column in data.chunks(rows.max(1)) {
-        out.write_str("\n[")?;
-        for &v in column {
-            T::write_rust_literal(v, out)?;
-            out.write_str(",")?;
-        }
-        out.write_str("],")?;
-    }
-    out.write_str("]))")
-}
-
 impl<const I: usize, const O: usize, T: Float> Network for Dense<I, O, T> {
     type Scalar = T;
     type InputDim = Const<I>;
     type Input = SVector<T, I>;
 }
 
-impl<const I: usize, const O: usize, T: Float, Rest> Leads<Rest> for Dense<I, O, T> {
+impl<const I: usize, const O: usize, T: Float, Rest> FirstLayer<Rest> for Dense<I, O, T> {
     type Scalar = T;
     type InputDim = Const<I>;
     type Input = SVector<T, I>;
 }
+
+crate::core::params::approx_via_params!([const I: usize, const O: usize, T: Float] Dense<I, O, T>, T);

@@ -4,10 +4,9 @@ use core::fmt;
 
 use nalgebra::{ComplexField, DefaultAllocator, Dim, OMatrix, allocator::Allocator};
 
-use crate::{
-    Difference, Float, InputOf, Layer, Loss, Params, TargetOf, TensorInfo, numerical_gradient_with,
-    numerical_param_gradient,
-};
+use super::numerical::{Difference, numerical_gradient_with, numerical_param_gradient};
+use crate::core::{Float, InputOf, Layer, Params, TensorInfo};
+use crate::loss::{Loss, TargetOf};
 
 /// Where a checked derivative sits.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -178,13 +177,13 @@ impl GradCheck {
         let difference = Difference::Central(h);
 
         let mut analytic = N::default();
-        let layer = <OMatrix<T, R, C> as InputOf<N>>::net(net);
+        let layer = <OMatrix<T, R, C> as InputOf<N>>::as_layer(net);
         let (out, cache) = layer.forward_train(x.clone());
         let (_, d_out) = Y::loss(loss).loss_and_gradient(out, y);
         let dx = layer.backward(
             cache,
             d_out,
-            <OMatrix<T, R, C> as InputOf<N>>::net_mut(&mut analytic),
+            <OMatrix<T, R, C> as InputOf<N>>::as_layer_mut(&mut analytic),
         );
 
         let numeric = numerical_param_gradient(net, loss, x, y, difference);

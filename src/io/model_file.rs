@@ -39,7 +39,7 @@
 
 use core::fmt;
 
-use crate::{Float, Params};
+use crate::core::{Float, Params};
 
 const MAGIC: &[u8; 8] = b"TYPENET\0";
 /// The format version this crate writes and reads.
@@ -96,7 +96,7 @@ impl fmt::Display for BlobError {
 impl core::error::Error for BlobError {}
 
 /// The length of the signature of `N`, in bytes.
-fn signature_len<N: Params<T> + ?Sized, T: Float>() -> usize {
+fn signature_len<N: Params<T>, T: Float>() -> usize {
     struct Count(usize);
     impl fmt::Write for Count {
         fn write_str(&mut self, s: &str) -> fmt::Result {
@@ -110,16 +110,13 @@ fn signature_len<N: Params<T> + ?Sized, T: Float>() -> usize {
 }
 
 /// The number of bytes [`encode_into`] writes for `net`.
-pub fn encoded_len<N: Params<T> + ?Sized, T: Float>(net: &N) -> usize {
+pub fn encoded_len<N: Params<T>, T: Float>(net: &N) -> usize {
     36 + signature_len::<N, T>() + net.param_count() * core::mem::size_of::<T>()
 }
 
 /// Writes `net` in the model file format into the start of `buf`; returns the number of bytes
 /// written, or [`BlobError::BufferTooSmall`].
-pub fn encode_into<N: Params<T> + ?Sized, T: Float>(
-    net: &N,
-    buf: &mut [u8],
-) -> Result<usize, BlobError> {
+pub fn encode_into<N: Params<T>, T: Float>(net: &N, buf: &mut [u8]) -> Result<usize, BlobError> {
     let needed = encoded_len(net);
     if buf.len() < needed {
         return Err(BlobError::BufferTooSmall { needed });
@@ -150,11 +147,8 @@ pub fn encode_into<N: Params<T> + ?Sized, T: Float>(
     c.put(&(net.param_count() as u64).to_le_bytes());
     for t in net.tensors() {
         for &v in t.data {
-            if size == 4 {
-                c.put(&(v.as_f64() as f32).to_le_bytes());
-            } else {
-                c.put(&v.as_f64().to_le_bytes());
-            }
+            // the exact bits, NaN payloads included, little-endian, `size` bytes
+            c.put(&v.to_raw_bits().to_le_bytes()[..size]);
         }
     }
     let checksum = fnv1a(&c.buf[..c.at]);
@@ -204,7 +198,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>, BlobError> {
 }
 
 /// Whether `N`'s signature is exactly `bytes`, compared as it is written: no allocation.
-fn signature_is<N: Params<T> + ?Sized, T: Float>(bytes: &[u8]) -> bool {
+fn signature_is<N: Params<T>, T: Float>(bytes: &[u8]) -> bool {
     struct Compare<'a> {
         rest: &'a [u8],
         same: bool,
@@ -229,10 +223,7 @@ fn signature_is<N: Params<T> + ?Sized, T: Float>(bytes: &[u8]) -> bool {
 /// from `include_bytes!`). Everything is checked — magic, version, scalar, signature, length
 /// and checksum — before the first parameter is written, so on error `net` is unchanged. Needs
 /// neither `std` nor a heap.
-pub fn decode_into<N: Params<T> + ?Sized, T: Float>(
-    net: &mut N,
-    bytes: &[u8],
-) -> Result<(), BlobError> {
+pub fn decode_into<N: Params<T>, T: Float>(net: &mut N, bytes: &[u8]) -> Result<(), BlobError> {
     let parsed = parse(bytes)?;
     let size = core::mem::size_of::<T>();
     if parsed.scalar_size != size
@@ -244,11 +235,7 @@ pub fn decode_into<N: Params<T> + ?Sized, T: Float>(
     let mut values = parsed.body.chunks_exact(size).map(|b| {
         let mut a = [0u8; 8];
         a[..size].copy_from_slice(b);
-        if size == 4 {
-            T::of_f64(f32::from_le_bytes([a[0], a[1], a[2], a[3]]) as f64)
-        } else {
-            T::of_f64(f64::from_le_bytes(a))
-        }
+        T::from_raw_bits(u64::from_le_bytes(a))
     });
     for t in net.tensors_mut() {
         for (p, v) in t.data.iter_mut().zip(values.by_ref()) {
@@ -307,7 +294,7 @@ impl std::error::Error for ModelError {
 impl ModelError {
     /// The error of decoding `bytes` into a network of type `N`, with both signatures spelt
     /// out when they differ.
-    fn of<N: Params<T> + ?Sized, T: Float>(e: BlobError, bytes: &[u8]) -> Self {
+    fn of<N: Params<T>, T: Float>(e: BlobError, bytes: &[u8]) -> Self {
         match e {
             BlobError::SignatureMismatch => {
                 let parsed = parse(bytes).expect("a signature mismatch is found after parsing");
@@ -335,7 +322,7 @@ impl ModelError {
 /// assert_eq!(signature::<Net, f32>(), "Dense<784, 100, f32>, Relu, Dense<100, 10, f32>");
 /// ```
 #[cfg(feature = "alloc")]
-pub fn signature<N: Params<T> + ?Sized, T: Float>() -> alloc::string::String {
+pub fn signature<N: Params<T>, T: Float>() -> alloc::string::String {
     let mut s = alloc::string::String::new();
     N::write_signature(&mut s).expect("writing to a String cannot fail");
     s
@@ -343,7 +330,7 @@ pub fn signature<N: Params<T> + ?Sized, T: Float>() -> alloc::string::String {
 
 /// The model file of `net`, as bytes.
 #[cfg(feature = "alloc")]
-pub fn to_bytes<N: Params<T> + ?Sized, T: Float>(net: &N) -> alloc::vec::Vec<u8> {
+pub fn to_bytes<N: Params<T>, T: Float>(net: &N) -> alloc::vec::Vec<u8> {
     let mut out = alloc::vec![0u8; encoded_len(net)];
     let n = encode_into(net, &mut out).expect("the buffer has the encoded length");
     out.truncate(n);
@@ -373,10 +360,7 @@ pub fn to_bytes<N: Params<T> + ?Sized, T: Float>(net: &N) -> alloc::vec::Vec<u8>
 /// );
 /// ```
 #[cfg(feature = "std")]
-pub fn from_bytes<N: Params<T> + ?Sized, T: Float>(
-    net: &mut N,
-    bytes: &[u8],
-) -> Result<(), ModelError> {
+pub fn from_bytes<N: Params<T>, T: Float>(net: &mut N, bytes: &[u8]) -> Result<(), ModelError> {
     decode_into(net, bytes).map_err(|e| ModelError::of::<N, T>(e, bytes))
 }
 
@@ -384,7 +368,7 @@ pub fn from_bytes<N: Params<T> + ?Sized, T: Float>(
 /// directory and renamed over `path` only when complete, so a crash never leaves a partial
 /// model file behind.
 #[cfg(feature = "std")]
-pub fn save<N: Params<T> + ?Sized, T: Float>(
+pub fn save<N: Params<T>, T: Float>(
     net: &N,
     path: impl AsRef<std::path::Path>,
 ) -> Result<(), ModelError> {
@@ -407,7 +391,7 @@ pub fn save<N: Params<T> + ?Sized, T: Float>(
 
 /// Loads the parameters of `net` from the model file at `path`; on error `net` is unchanged.
 #[cfg(feature = "std")]
-pub fn load<N: Params<T> + ?Sized, T: Float>(
+pub fn load<N: Params<T>, T: Float>(
     net: &mut N,
     path: impl AsRef<std::path::Path>,
 ) -> Result<(), ModelError> {

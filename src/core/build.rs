@@ -18,7 +18,7 @@
 
 use rand::Rng;
 
-use crate::{Float, Init, Params};
+use super::{Float, Init, Params};
 
 /// A network with weights drawn by `init` and zero biases.
 pub fn random_with<N, T, R>(rng: &mut R, init: Init) -> N

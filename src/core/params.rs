@@ -2,8 +2,9 @@
 //! the finite-difference checker, zeroing, initialisation and parameter counts.
 
 use core::fmt;
+use core::mem::MaybeUninit;
 
-use crate::Float;
+use super::Float;
 
 /// What a parameter tensor is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -102,7 +103,12 @@ pub struct TensorMut<'a, T> {
 /// Two values of the same network type visit tensors of the same shapes in the same order, so
 /// a network, its gradient and an optimizer's state can be walked side by side with `zip`.
 /// This is the only description of the parameters in the crate: everything that touches all of
-/// them (optimizers, the checker, initialisation, counting) goes through it.
+/// them (optimizers, the checker, initialisation, counting, model files, the PyTorch import,
+/// `approx` comparisons) goes through it, so a layer that implements it and
+/// [`Layer`](crate::Layer) works with all of them.
+///
+/// `Default` is the all-zero value (the gradient of a step starts there, and `random` fills
+/// it in).
 ///
 /// ```
 /// use typenet::prelude::*;
@@ -112,24 +118,41 @@ pub struct TensorMut<'a, T> {
 /// let shapes: Vec<_> = net.tensors().map(|t| (t.info.layer, t.info.rows, t.info.cols)).collect();
 /// assert_eq!(shapes, [(0, 4, 3), (0, 4, 1), (2, 2, 4), (2, 2, 1)]);
 /// ```
-pub trait Params<T: Float> {
+pub trait Params<T: Float>: Default {
     /// Number of layers, counting parameter-free ones (used to number layers in a chain).
     const LAYERS: usize;
 
-    /// Writes the type signature: the layers and their widths and scalars, first to last,
-    /// as `Dense<784, 100, f32>, Relu, Dense<100, 10, f32>`. Model files record it, and
-    /// loading into a network of another signature is refused. The default writes the Rust
-    /// type name.
+    /// Writes the layer's own name and shape as its type reads, first layer to last for a
+    /// chain: `Dense<784, 100, f32>, Relu, Dense<100, 10, f32>`. Model files record it as the
+    /// network's signature and refuse to load into a network of another one
+    /// ([`model_file::signature`](crate::model_file::signature)), so it must not change from
+    /// one build to the next.
+    ///
+    /// The default derives it from the layer's tensors: their kind, shapes and scalar,
+    /// `Scale<3x1, f32>` for a layer whose one tensor is a 3 x 1 `Scale` weight; a layer
+    /// without parameters writes `?`. Override it to name the layer exactly (typenet's own
+    /// layers do).
     fn write_signature(out: &mut dyn fmt::Write) -> fmt::Result {
-        out.write_str(core::any::type_name::<Self>())
+        let empty = Self::default();
+        let mut tensors = empty.tensors().peekable();
+        let Some(first) = tensors.peek() else {
+            return out.write_str("?");
+        };
+        out.write_str(first.info.layer_kind)?;
+        out.write_str("<")?;
+        for t in tensors {
+            write!(out, "{}x{}, ", t.info.rows, t.info.cols)?;
+        }
+        write!(out, "{}>", T::NAME)
     }
 
-    /// Writes a Rust constant expression that rebuilds exactly this value (bit for bit, no
-    /// parsing, no heap), with paths starting at `::typenet`; see [`bake`](crate::bake). The
-    /// default refuses (`Err(fmt::Error)`): a layer that can be baked says how.
-    fn write_rust_value(&self, out: &mut dyn fmt::Write) -> fmt::Result {
-        let _ = out;
-        Err(fmt::Error)
+    /// Writes the all-zero value of the type (as a gradient starts) into `slot` and returns
+    /// it, without building it anywhere else first: a training step builds the network-sized
+    /// gradient in place this way, so it is on the stack once. The default writes
+    /// `Self::default()`, one value of the layer's own size; [`Chain`](crate::Chain) writes
+    /// its two parts in place, and typenet's layers write zeros where they are.
+    fn zeroed_in(slot: &mut MaybeUninit<Self>) -> &mut Self {
+        slot.write(Self::default())
     }
 
     /// The parameter tensors, in order.
@@ -208,3 +231,56 @@ pub trait Params<T: Float> {
         None
     }
 }
+
+/// Whether every parameter of `a` is `close` to the matching one of `b`: the comparison behind
+/// the `approx` traits of typenet's layers and networks.
+pub(crate) fn all_params_close<T: Float, N: Params<T>>(
+    a: &N,
+    b: &N,
+    mut close: impl FnMut(&T, &T) -> bool,
+) -> bool {
+    a.tensors()
+        .zip(b.tensors())
+        .all(|(x, y)| x.data.iter().zip(y.data).all(|(x, y)| close(x, y)))
+}
+
+/// Implements `approx`'s `AbsDiffEq`, `RelativeEq` and `UlpsEq` for a layer or network type,
+/// parameter by parameter, with the scalar `$scalar` as the tolerance's type.
+macro_rules! approx_via_params {
+    ([$($g:tt)*] $ty:ty, $scalar:ty $(, where $($bound:tt)*)?) => {
+        impl<$($g)*> approx::AbsDiffEq for $ty $(where $($bound)*)? {
+            type Epsilon = $scalar;
+            fn default_epsilon() -> $scalar {
+                <$scalar as approx::AbsDiffEq>::default_epsilon()
+            }
+            fn abs_diff_eq(&self, other: &Self, epsilon: $scalar) -> bool {
+                $crate::core::params::all_params_close::<$scalar, _>(self, other, |a, b| {
+                    a.abs_diff_eq(b, epsilon)
+                })
+            }
+        }
+
+        impl<$($g)*> approx::RelativeEq for $ty $(where $($bound)*)? {
+            fn default_max_relative() -> $scalar {
+                <$scalar as approx::RelativeEq>::default_max_relative()
+            }
+            fn relative_eq(&self, other: &Self, epsilon: $scalar, max_relative: $scalar) -> bool {
+                $crate::core::params::all_params_close::<$scalar, _>(self, other, |a, b| {
+                    a.relative_eq(b, epsilon, max_relative)
+                })
+            }
+        }
+
+        impl<$($g)*> approx::UlpsEq for $ty $(where $($bound)*)? {
+            fn default_max_ulps() -> u32 {
+                <$scalar as approx::UlpsEq>::default_max_ulps()
+            }
+            fn ulps_eq(&self, other: &Self, epsilon: $scalar, max_ulps: u32) -> bool {
+                $crate::core::params::all_params_close::<$scalar, _>(self, other, |a, b| {
+                    a.ulps_eq(b, epsilon, max_ulps)
+                })
+            }
+        }
+    };
+}
+pub(crate) use approx_via_params;

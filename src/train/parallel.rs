@@ -22,7 +22,10 @@ use std::sync::{Mutex, PoisonError, RwLock};
 
 use nalgebra::{Const, Dyn, OMatrix};
 
-use crate::{Error, Float, InputOf, Network, Optimizer, Params, TargetOf, Train};
+use super::Train;
+use crate::core::{Float, HyperparameterError, InputOf, Network, Params};
+use crate::loss::TargetOf;
+use crate::optim::Optimizer;
 
 /// Gradient buffers for data-parallel training steps on `threads` threads: the calling thread
 /// and `threads - 1` workers, started by [`run`](DataParallel::run) for a whole training loop,
@@ -49,7 +52,7 @@ use crate::{Error, Float, InputOf, Network, Optimizer, Params, TargetOf, Train};
 /// let loss_one = b.train_step(&mut Sgd::new(0.1), &SoftmaxCrossEntropy, &x, &y);
 /// assert!((loss_two - loss_one).abs() < 1e-12);
 /// assert!((a.forward(&x) - b.forward(&x)).abs().max() < 1e-12);
-/// # Ok::<(), typenet::Error>(())
+/// # Ok::<(), typenet::HyperparameterError>(())
 /// ```
 pub struct DataParallel<N> {
     grads: Vec<Box<N>>,
@@ -57,10 +60,10 @@ pub struct DataParallel<N> {
 
 impl<N: bytemuck::Zeroable> DataParallel<N> {
     /// Buffers for `threads` threads (one gradient of the network's size each, on the heap).
-    /// `threads` must be at least 1 ([`Error::InvalidHyperparameter`] otherwise).
-    pub fn new(threads: usize) -> Result<Self, Error> {
+    /// `threads` must be at least 1 (a [`HyperparameterError`] otherwise).
+    pub fn new(threads: usize) -> Result<Self, HyperparameterError> {
         if threads == 0 {
-            return Err(Error::InvalidHyperparameter {
+            return Err(HyperparameterError {
                 name: "threads",
                 value: 0.0,
                 requirement: "at least 1",
@@ -302,7 +305,7 @@ impl<N> DataParallel<N> {
     ///     (first, last)
     /// });
     /// assert!(last < first);
-    /// # Ok::<(), typenet::Error>(())
+    /// # Ok::<(), typenet::HyperparameterError>(())
     /// ```
     pub fn run<T, L, const I: usize, const C: usize, R>(
         &mut self,

@@ -1,6 +1,6 @@
 //! The hyperbolic tangent.
 
-use crate::Float;
+use crate::core::Float;
 
 /// The hyperbolic tangent, element-wise: `tanh(x) = (e^x - e^(-x)) / (e^x + e^(-x))`.
 ///
@@ -30,4 +30,4 @@ impl Tanh {
     }
 }
 
-super::elementwise_layer!(Tanh);
+super::elementwise::elementwise_layer!(Tanh);

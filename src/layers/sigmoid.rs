@@ -1,6 +1,6 @@
 //! The logistic sigmoid.
 
-use crate::Float;
+use crate::core::Float;
 
 /// The logistic sigmoid, element-wise: `σ(x) = 1 / (1 + e^(-x))`.
 ///
@@ -24,12 +24,12 @@ impl Sigmoid {
     /// `σ(x)`, in the stable form.
     #[inline(always)]
     pub fn value<T: Float>(x: T) -> T {
-        T::one() / (T::one() + crate::math::exp(-x))
+        T::one() / (T::one() + crate::kernels::exp(-x))
     }
 
     /// `σ(x)` through the maths library's `exp`: what a layer narrower than a vector register
-    /// uses, since the library's exponential has the shorter latency (the 2-2-2 network's step
-    /// is 20% faster with it) while the vectorised one has the higher throughput.
+    /// uses, since the library's exponential has the shorter latency while the vectorised one
+    /// has the higher throughput (`docs/performance.md`).
     #[inline(always)]
     fn value_scalar<T: Float>(x: T) -> T {
         T::one() / (T::one() + (-x).exp())
@@ -42,4 +42,4 @@ impl Sigmoid {
     }
 }
 
-super::elementwise_layer!(Sigmoid, narrow = value_scalar);
+super::elementwise::elementwise_layer!(Sigmoid, narrow = value_scalar);

@@ -1,6 +1,8 @@
 //! `Chain<A, B>`: two layers in sequence, the building block of every network.
 
-use crate::{Float, Layer, Leads, Network, Params, Tensor, TensorMut};
+use core::mem::MaybeUninit;
+
+use super::{Descent, FirstLayer, Float, Layer, Network, Params, Tensor, TensorMut};
 
 /// Layer `head` followed by `tail`: a layer of `In` whenever `head` is a layer of `In` and
 /// `tail` is a layer of `head`'s output. Chains nest (`tail` is usually another chain, and so
@@ -36,7 +38,7 @@ impl<A, B> Chain<A, B> {
     }
 }
 
-crate::network::network_inherent_methods!([A, B] Chain<A, B>);
+super::network::network_inherent_methods!([A, B] Chain<A, B>);
 
 // SAFETY: a `Chain` is a plain struct of its two fields, and both are `Zeroable`, so the
 // all-zero bit pattern is a valid value of each field and hence of the struct.
@@ -69,6 +71,28 @@ where
         let d_mid = self.tail.backward(cache.1, d_out, &mut grad.tail);
         self.head.backward_params(cache.0, d_mid, &mut grad.head);
     }
+
+    const DESCENDS: bool = A::DESCENDS && B::DESCENDS;
+
+    fn backward_descend<S: Float>(
+        &mut self,
+        cache: Self::Cache,
+        d_out: Self::Out,
+        step: Descent<S>,
+    ) -> In {
+        let d_mid = self.tail.backward_descend(cache.1, d_out, step);
+        self.head.backward_descend(cache.0, d_mid, step)
+    }
+
+    fn backward_descend_params<S: Float>(
+        &mut self,
+        cache: Self::Cache,
+        d_out: Self::Out,
+        step: Descent<S>,
+    ) {
+        let d_mid = self.tail.backward_descend(cache.1, d_out, step);
+        self.head.backward_descend_params(cache.0, d_mid, step);
+    }
 }
 
 impl<T: Float, A: Params<T>, B: Params<T>> Params<T> for Chain<A, B> {
@@ -80,12 +104,26 @@ impl<T: Float, A: Params<T>, B: Params<T>> Params<T> for Chain<A, B> {
         B::write_signature(out)
     }
 
-    fn write_rust_value(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        out.write_str("::typenet::Chain::new(\n")?;
-        self.head.write_rust_value(out)?;
-        out.write_str(",\n")?;
-        self.tail.write_rust_value(out)?;
-        out.write_str(",\n)")
+    fn zeroed_in(slot: &mut MaybeUninit<Self>) -> &mut Self {
+        let chain = slot.as_mut_ptr();
+        // SAFETY: `chain` points to the (uninitialised) `Chain` in `slot`, which we borrow
+        // mutably. `&raw mut (*chain).head` only computes a field's address (no read, no
+        // reference to uninitialised memory), and a `MaybeUninit<A>` has the size, alignment and
+        // validity of any bytes of an `A`, so each field is a valid, exclusive
+        // `&mut MaybeUninit` for as long as `slot` is borrowed, and the two do not overlap.
+        let (head, tail) = unsafe {
+            (
+                &mut *(&raw mut (*chain).head).cast::<MaybeUninit<A>>(),
+                &mut *(&raw mut (*chain).tail).cast::<MaybeUninit<B>>(),
+            )
+        };
+        A::zeroed_in(head);
+        B::zeroed_in(tail);
+        // SAFETY: both fields were just initialised (`zeroed_in` returns only after writing its
+        // slot), and a struct whose fields are initialised is initialised (padding needs no
+        // value). Exercised by every training step of every chain
+        // (`tests/spec/footprint.rs` measures that no second gradient is built).
+        unsafe { slot.assume_init_mut() }
     }
 
     fn fill(&mut self, value: T) {
@@ -128,14 +166,19 @@ impl<T: Float, A: Params<T>, B: Params<T>> Params<T> for Chain<A, B> {
     }
 }
 
-impl<A: Leads<B>, B> Network for Chain<A, B> {
+impl<A: FirstLayer<B>, B> Network for Chain<A, B> {
     type Scalar = A::Scalar;
     type InputDim = A::InputDim;
     type Input = A::Input;
 }
 
-impl<A: Leads<Chain<B, Rest>>, B, Rest> Leads<Rest> for Chain<A, B> {
+impl<A: FirstLayer<Chain<B, Rest>>, B, Rest> FirstLayer<Rest> for Chain<A, B> {
     type Scalar = A::Scalar;
     type InputDim = A::InputDim;
     type Input = A::Input;
 }
+
+super::params::approx_via_params!(
+    [A, B] Chain<A, B>, <Self as Network>::Scalar,
+    where Self: Network + Params<<Self as Network>::Scalar> + PartialEq
+);

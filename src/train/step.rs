@@ -1,8 +1,12 @@
 //! Backpropagation through a whole network, and the training step.
 
+use core::mem::MaybeUninit;
+
 use nalgebra::ComplexField;
 
-use crate::{FusedSgd, InputOf, Layer, Loss, Network, Optimizer, Params, Sgd, TargetOf};
+use crate::core::{Float, InputOf, Layer, Network, Params};
+use crate::loss::{Loss, TargetOf};
+use crate::optim::{Optimizer, Sgd};
 
 /// Gradients and training steps, implemented for every [`Network`] and usable whenever the
 /// input fits the network ([`InputOf`]) and the target fits the loss ([`TargetOf`]). Brought
@@ -29,10 +33,10 @@ pub trait Train: Sized {
         X: InputOf<Self> + Clone,
         Y: TargetOf<L, X::Out>,
     {
-        let net = X::net(self);
+        let net = X::as_layer(self);
         let (out, cache) = net.forward_train(x.clone());
         let (value, d_out) = Y::loss(loss).loss_and_gradient(out, y);
-        net.backward_params(cache, d_out, X::net_mut(grad));
+        net.backward_params(cache, d_out, X::as_layer_mut(grad));
         value
     }
 
@@ -42,17 +46,19 @@ pub trait Train: Sized {
     /// If the loss or any gradient is not finite (NaN or infinite), the network is left
     /// exactly as it was and the non-finite loss is returned, so the caller can see it.
     ///
-    /// The gradient is a network-sized value on the stack; for networks too large for that,
-    /// keep one on the heap and call [`train_step_with`](Train::train_step_with).
+    /// The gradient is a network-sized value on the stack, built there in place
+    /// ([`Params::zeroed_in`]), once; for networks too large for the stack, keep one on the
+    /// heap and call [`train_step_with`](Train::train_step_with).
     fn train_step<X, L, Y, O>(&mut self, opt: &mut O, loss: &L, x: &X, y: &Y) -> Y::Scalar
     where
         X: InputOf<Self> + Clone,
         Y: TargetOf<L, X::Out>,
         O: Optimizer<Self, Y::Scalar>,
-        Self: Params<Y::Scalar> + Default,
+        Self: Params<Y::Scalar>,
     {
-        let mut grad = Self::default();
-        self.train_step_with(&mut grad, opt, loss, x, y)
+        let mut slot = MaybeUninit::uninit();
+        let grad = BuiltInPlace(Self::zeroed_in(&mut slot));
+        step_from_zero(self, grad.0, opt, loss, x, y)
     }
 
     /// [`train_step`](Train::train_step) with a caller-provided gradient buffer (of the
@@ -73,26 +79,26 @@ pub trait Train: Sized {
         Self: Params<Y::Scalar>,
     {
         grad.set_zero();
-        let value = self.accumulate_gradient(loss, x, y, grad);
-        if value.is_finite() && grad.all_finite() {
-            opt.update(self, grad);
-        }
-        value
+        step_from_zero(self, grad, opt, loss, x, y)
     }
 
-    /// One plain SGD step on `x` (a sample or a batch) against `y`, fused into backward: each
-    /// layer takes its step as soon as it has used its weights, and no gradient is stored
-    /// (see [`FusedSgd`]). Returns the loss *before* the step.
+    /// One plain SGD step on `x` (a sample or a batch) against `y`, fused into backward where
+    /// every layer can take its step in its backward pass ([`Layer::DESCENDS`], true of
+    /// typenet's own layers): each layer takes its step as soon as it has used its weights, and
+    /// no gradient is stored. A network with a layer that cannot takes the same step as
+    /// [`train_step`](Train::train_step) with `sgd` instead. Returns the loss *before* the
+    /// step.
     ///
     /// For single samples and `Const<K>` batches the result is bit for bit that of
     /// [`train_step_with`](Train::train_step_with) with the same [`Sgd`]; for large `Dyn`
     /// batches it is the same step up to rounding. It is faster where the network is small
-    /// (the W1 network: 1.8 → 1.3 µs a step).
+    /// (`docs/performance.md`).
     ///
     /// If the loss or its gradient with respect to the output is not finite, the network is
-    /// left exactly as it was and the loss is returned. Unlike `train_step_with`, a gradient
-    /// that overflows *inside* backward (finite loss, infinite weight gradient) is not caught
-    /// before the layers after it have taken their steps: the gradient is never held whole.
+    /// left exactly as it was and the loss is returned. Unlike `train_step_with`, a fused step
+    /// does not catch a gradient that overflows *inside* backward (finite loss, infinite weight
+    /// gradient) before the layers after it have taken their steps: the gradient is never held
+    /// whole.
     ///
     /// ```
     /// use typenet::prelude::*;
@@ -107,17 +113,56 @@ pub trait Train: Sized {
     fn sgd_step<X, L, Y>(&mut self, sgd: &Sgd, loss: &L, x: &X, y: &Y) -> Y::Scalar
     where
         X: InputOf<Self> + Clone,
-        X::Net: FusedSgd<X>,
         Y: TargetOf<L, X::Out>,
         X::Out: AsSlice<Y::Scalar>,
+        Self: Params<Y::Scalar>,
     {
-        let net = X::net_mut(self);
+        if !<X::Net as Layer<X>>::DESCENDS {
+            return self.train_step(&mut sgd.clone(), loss, x, y);
+        }
+        let net = X::as_layer_mut(self);
         let (out, cache) = net.forward_train(x.clone());
         let (value, d_out) = Y::loss(loss).loss_and_gradient(out, y);
-        if value.is_finite() && <Y::Scalar as crate::Float>::all_finite(d_out.as_slice()) {
-            net.backward_sgd_params(cache, d_out, sgd);
+        if value.is_finite() && Y::Scalar::all_finite(d_out.as_slice()) {
+            net.backward_descend_params(cache, d_out, sgd.descent::<Y::Scalar>());
         }
         value
+    }
+}
+
+/// The step of `train_step` and `train_step_with` once `grad` is zero: accumulate, check, update.
+fn step_from_zero<N, X, L, Y, O>(
+    net: &mut N,
+    grad: &mut N,
+    opt: &mut O,
+    loss: &L,
+    x: &X,
+    y: &Y,
+) -> Y::Scalar
+where
+    N: Train + Params<Y::Scalar>,
+    X: InputOf<N> + Clone,
+    Y: TargetOf<L, X::Out>,
+    O: Optimizer<N, Y::Scalar>,
+{
+    let value = net.accumulate_gradient(loss, x, y, grad);
+    if value.is_finite() && grad.all_finite() {
+        opt.update(net, grad);
+    }
+    value
+}
+
+/// A value built in a `MaybeUninit` slot (by [`Params::zeroed_in`]), dropped when this is: the
+/// slot itself never drops what it holds.
+struct BuiltInPlace<'a, N>(&'a mut N);
+
+impl<N> Drop for BuiltInPlace<'_, N> {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is the value `zeroed_in` initialised in a `MaybeUninit` slot that
+        // outlives this guard and never drops its contents; this is the only drop of it, and
+        // nothing reads the slot afterwards. (A gradient of typenet's own layers has no drop
+        // glue; a user's layer may hold a `Vec`, which this frees.)
+        unsafe { core::ptr::drop_in_place(self.0) }
     }
 }
 

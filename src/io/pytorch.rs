@@ -24,7 +24,11 @@ use std::fmt;
 
 use safetensors::{Dtype, SafeTensors};
 
-use crate::{Float, Params, Role, TensorInfo};
+/// The `safetensors` crate this module reads with, for programs (and tests) that write the
+/// files themselves.
+pub use safetensors;
+
+use crate::core::{Float, Params, Role, TensorInfo};
 
 /// Why a safetensors file could not be imported. The network is unchanged.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,7 +116,7 @@ fn torch_name(prefix: &str, info: &TensorInfo) -> (String, Vec<usize>) {
 /// ```
 pub fn load_safetensors<N, T>(net: &mut N, bytes: &[u8], prefix: &str) -> Result<(), ImportError>
 where
-    N: Params<T> + ?Sized,
+    N: Params<T>,
     T: Float,
 {
     let file = SafeTensors::deserialize(bytes).map_err(|e| ImportError::Invalid(e.to_string()))?;

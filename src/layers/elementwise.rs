@@ -1,28 +1,15 @@
-//! Parameter-free activation layers. Each is a zero-sized type that works at any width, for any
-//! scalar and any batch dimension.
+//! What the parameter-free layers share: everything an activation needs besides its formula.
 
-mod relu;
-mod sigmoid;
-mod softmax;
-mod tanh;
-
-pub use relu::Relu;
-pub use sigmoid::Sigmoid;
-pub use softmax::Softmax;
-pub use tanh::Tanh;
-
-/// Implements everything an activation layer needs besides its formula: the layer contract for
-/// an element-wise function whose derivative is written in terms of its output (so the cache is
-/// the output), no parameters, width taken from the layers that follow when it comes first.
+/// Implements everything a parameter-free layer needs besides [`Layer`](crate::Layer): no
+/// parameters ([`Params`](crate::Params) for every scalar), the input width taken from the
+/// layers that follow when it comes first, all-zero bytes as its (only) value, and `approx`
+/// comparisons (always equal).
 macro_rules! parameter_free_layer {
     ($name:ident) => {
         impl<T: $crate::Float> $crate::Params<T> for $name {
             const LAYERS: usize = 1;
             fn write_signature(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
                 out.write_str(stringify!($name))
-            }
-            fn write_rust_value(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-                out.write_str(concat!("::typenet::", stringify!($name)))
             }
             fn fill(&mut self, _: T) {}
             fn all_finite(&self) -> bool {
@@ -41,7 +28,7 @@ macro_rules! parameter_free_layer {
             }
         }
 
-        impl<Rest: $crate::Network> $crate::Leads<Rest> for $name {
+        impl<Rest: $crate::Network> $crate::FirstLayer<Rest> for $name {
             type Scalar = Rest::Scalar;
             type InputDim = Rest::InputDim;
             type Input = Rest::Input;
@@ -50,26 +37,59 @@ macro_rules! parameter_free_layer {
         // SAFETY: a zero-sized type has exactly one value and no bytes to get wrong.
         unsafe impl bytemuck::Zeroable for $name {}
 
-        // No parameters: the fused step is the plain backward pass.
-        impl<In> $crate::FusedSgd<In> for $name
-        where
-            $name: $crate::Layer<In>,
-        {
-            fn backward_sgd(
-                &mut self,
-                cache: Self::Cache,
-                d_out: Self::Out,
-                _: &$crate::Sgd,
-            ) -> In {
-                $crate::Layer::backward(self, cache, d_out, &mut $name)
+        // No parameters, nothing to compare: any two values are the one value.
+        impl approx::AbsDiffEq for $name {
+            type Epsilon = f64;
+            fn default_epsilon() -> f64 {
+                f64::EPSILON
+            }
+            fn abs_diff_eq(&self, _: &Self, _: f64) -> bool {
+                true
+            }
+        }
+
+        impl approx::RelativeEq for $name {
+            fn default_max_relative() -> f64 {
+                f64::EPSILON
+            }
+            fn relative_eq(&self, _: &Self, _: f64, _: f64) -> bool {
+                true
+            }
+        }
+
+        impl approx::UlpsEq for $name {
+            fn default_max_ulps() -> u32 {
+                4
+            }
+            fn ulps_eq(&self, _: &Self, _: f64, _: u32) -> bool {
+                true
             }
         }
     };
 }
 
+/// The fused gradient-descent step of a layer without parameters: its backward pass, since
+/// there is nothing to step. Items of a [`Layer`](crate::Layer) impl.
+macro_rules! descends_without_parameters {
+    () => {
+        const DESCENDS: bool = true;
+
+        fn backward_descend<S: $crate::Float>(
+            &mut self,
+            cache: Self::Cache,
+            d_out: Self::Out,
+            _: $crate::Descent<S>,
+        ) -> Self::Out {
+            $crate::Layer::backward(self, cache, d_out, &mut Self)
+        }
+    };
+}
+
+/// The layer contract for an element-wise function whose derivative is written in terms of its
+/// output (so the cache is the output), and [`parameter_free_layer!`].
 macro_rules! elementwise_layer {
     ($name:ident) => {
-        $crate::activation::elementwise_layer!($name, narrow = value);
+        $crate::layers::elementwise::elementwise_layer!($name, narrow = value);
     };
     // `narrow`: the form of the function for columns narrower than a vector register, where
     // the latency of one value matters more than the throughput of many.
@@ -116,11 +136,14 @@ macro_rules! elementwise_layer {
                     .for_each(|(d, &y)| *d *= $name::derivative_from_output(y));
                 d
             }
+
+            $crate::layers::elementwise::descends_without_parameters!();
         }
 
-        $crate::activation::parameter_free_layer!($name);
+        $crate::layers::elementwise::parameter_free_layer!($name);
     };
 }
 
+pub(crate) use descends_without_parameters;
 pub(crate) use elementwise_layer;
 pub(crate) use parameter_free_layer;

@@ -1,6 +1,8 @@
 //! The layer contract: forward, forward for training, and a backward pass each layer derives
 //! for itself.
 
+use super::{Descent, Float};
+
 /// A layer (or a whole network) that takes values of type `In`.
 ///
 /// `In` is a nalgebra matrix `OMatrix<T, Const<N>, B>` with one column per sample: `B = U1` for
@@ -11,6 +13,10 @@
 /// The gradient of a layer has the layer's own type: for [`Dense`](crate::Dense) the same two
 /// matrices, for parameter-free layers the zero-sized layer itself. `backward` *adds*
 /// dL/dparams into such a value, so gradients of several samples can be accumulated.
+///
+/// A layer implements this trait and [`Params`](crate::Params) (its parameters, for the
+/// optimizers, model files, the PyTorch import and the checker), and nothing else is needed for
+/// it to train, load, save and be checked; see `docs/layer-contract.md`.
 ///
 /// A layer that cannot take `In` is a compile error, and the error says so:
 ///
@@ -53,6 +59,49 @@ pub trait Layer<In> {
     {
         let _ = self.backward(cache, d_out, grad);
     }
+
+    /// Whether the layer overrides [`backward_descend`](Layer::backward_descend): takes its
+    /// gradient-descent step inside its backward pass, with no gradient buffer.
+    /// [`Train::sgd_step`](crate::Train::sgd_step) fuses the step into backward when every
+    /// layer of the network does; otherwise it takes the same step through a gradient buffer.
+    /// `false` unless a layer says otherwise; a chain's is whether both its parts do.
+    const DESCENDS: bool = false;
+
+    /// The backward pass, taking the step `θ ← θ - lr (∂L/∂θ + wd θ)` of `step` on the layer's
+    /// own parameters as it goes (see [`Descent`]). Returns dL/dIn, computed with the
+    /// parameters as they were before the step. The result must be the same, to the bit, as
+    /// `backward` into a zero gradient followed by [`Descent::apply`] on every parameter tensor.
+    ///
+    /// # Panics
+    ///
+    /// The default panics with `Layer::backward_descend called on a layer whose DESCENDS is
+    /// false`: it exists for layers that set [`DESCENDS`](Layer::DESCENDS), and typenet calls
+    /// it on no other.
+    fn backward_descend<S: Float>(
+        &mut self,
+        cache: Self::Cache,
+        d_out: Self::Out,
+        step: Descent<S>,
+    ) -> In
+    where
+        Self: Sized,
+    {
+        let _ = (cache, d_out, step);
+        panic!("Layer::backward_descend called on a layer whose DESCENDS is false")
+    }
+
+    /// [`backward_descend`](Layer::backward_descend) without dL/dIn, for the first layer of a
+    /// network.
+    fn backward_descend_params<S: Float>(
+        &mut self,
+        cache: Self::Cache,
+        d_out: Self::Out,
+        step: Descent<S>,
+    ) where
+        Self: Sized,
+    {
+        let _ = self.backward_descend(cache, d_out, step);
+    }
 }
 
 /// "`Self` is an input that network `N` can take": the [`Layer`] relation seen from the input's
@@ -69,25 +118,36 @@ pub trait Layer<In> {
     note = "a network takes `Matrix<T, Const<WIDTH>, B, …>`: a column of WIDTH values per sample, with its scalar type T"
 )]
 pub trait InputOf<N>: Sized {
-    /// `N`, seen as a layer of `Self`.
+    /// `N`, seen as a layer of `Self` (it is `N`).
     type Net: Layer<Self, Out = Self::Out>;
     /// What `N` produces from `Self`.
     type Out;
-    /// `net` as a layer of `Self` (the identity).
-    fn net(net: &N) -> &Self::Net;
-    /// `net` as a layer of `Self`, writable (the identity).
-    fn net_mut(net: &mut N) -> &mut Self::Net;
+    /// `net`, seen as a layer of `Self`: the identity, which tells the compiler what
+    /// `N: Layer<Self>` it is.
+    fn as_layer(net: &N) -> &Self::Net;
+    /// [`as_layer`](InputOf::as_layer), writable.
+    fn as_layer_mut(net: &mut N) -> &mut Self::Net;
+    /// The former name of [`as_layer`](InputOf::as_layer).
+    #[deprecated(note = "renamed `as_layer`")]
+    fn net(net: &N) -> &Self::Net {
+        Self::as_layer(net)
+    }
+    /// The former name of [`as_layer_mut`](InputOf::as_layer_mut).
+    #[deprecated(note = "renamed `as_layer_mut`")]
+    fn net_mut(net: &mut N) -> &mut Self::Net {
+        Self::as_layer_mut(net)
+    }
 }
 
 impl<X, N: Layer<X>> InputOf<N> for X {
     type Net = N;
     type Out = N::Out;
     #[inline]
-    fn net(net: &N) -> &N {
+    fn as_layer(net: &N) -> &N {
         net
     }
     #[inline]
-    fn net_mut(net: &mut N) -> &mut N {
+    fn as_layer_mut(net: &mut N) -> &mut N {
         net
     }
 }

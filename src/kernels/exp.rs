@@ -1,14 +1,14 @@
-//! Element-wise maths that the compiler can vectorise.
+//! The exponential, in a form the compiler can vectorise.
 //!
 //! The standard library's `f32::exp` is a call into the platform's maths library, one value at
-//! a time; in a loop over an activation's outputs it is the whole cost of the loop (the 162
-//! sigmoids of the W1 network took a third of its forward pass). [`exp`] for `f32` is a
+//! a time; in a loop over an activation's outputs it is the whole cost of the loop (figures in
+//! `docs/performance.md`). [`exp`] for `f32` is a
 //! branch-free polynomial that the compiler turns into vector instructions; `f64` keeps the
 //! library's `exp`, since the finite-difference checker wants every digit of it.
 
 use core::any::TypeId;
 
-use crate::Float;
+use crate::core::Float;
 
 /// `e^x`: for `f32` the vectorisable [`exp_f32`], for `f64` the maths library's.
 #[inline(always)]
@@ -40,15 +40,15 @@ pub fn exp_f32(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
     let c = x.clamp(MIN, MAX);
     let n = (c * LOG2E + ROUND) - ROUND;
-    let r = mul_add(-n, LN2_LO, mul_add(-n, LN2_HI, c));
+    let r = fused_mul_add(-n, LN2_LO, fused_mul_add(-n, LN2_HI, c));
     // Cephes' polynomial, evaluated in Estrin's scheme: three dependent steps instead of seven,
     // which matters when a small network's forward pass waits on each exponential.
     let r2 = r * r;
     let r4 = r2 * r2;
     // e^r ≈ 1 + r + r²/2 + c₃r³ + c₄r⁴ + r⁵ (c₅ + c₆r + c₇r²), Cephes' cₖ ≈ 1/k!
-    let p01 = mul_add(0.5, r2, r); // r + r²/2
-    let p23 = mul_add(4.166_579_6e-2, r, 1.666_666_5e-1) * r2 * r; // c₃r³ + c₄r⁴
-    let p45 = mul_add(1.398_199_9e-3, r, 8.333_452e-3); // c₅ + c₆r
+    let p01 = fused_mul_add(0.5, r2, r); // r + r²/2
+    let p23 = fused_mul_add(4.166_579_6e-2, r, 1.666_666_5e-1) * r2 * r; // c₃r³ + c₄r⁴
+    let p45 = fused_mul_add(1.398_199_9e-3, r, 8.333_452e-3); // c₅ + c₆r
     let p67 = 1.987_569_1e-4 * r2; // c₇r²
     let e_r = 1.0 + (p01 + (p23 + r4 * r * (p45 + p67)));
     // n ∈ [-126, 128]: 2ⁿ as two halves, each a normal number
@@ -64,7 +64,7 @@ pub fn exp_f32(x: f32) -> f32 {
 /// `a b + c`, fused into one instruction where the build targets FMA; elsewhere a multiply and
 /// an add (a software fused multiply-add would cost more than the exponential).
 #[inline(always)]
-fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+fn fused_mul_add(a: f32, b: f32, c: f32) -> f32 {
     #[cfg(all(feature = "std", target_feature = "fma"))]
     {
         a.mul_add(b, c)
