@@ -10,6 +10,7 @@
 //! cargo run --release --example deep_sigmoid
 //! ```
 
+use std::cell::Cell;
 use std::time::Instant;
 
 use rand::{SeedableRng, rngs::StdRng};
@@ -31,7 +32,28 @@ pub struct Summary {
     pub numerical: Vec<f64>,
     pub backprop_seconds_per_step: f64,
     pub numerical_seconds_per_step: f64,
+    /// How many times each way ran the network forward to a loss, per step.
+    pub backprop_forward_passes: usize,
+    pub numerical_forward_passes: usize,
     pub params: usize,
+}
+
+/// A loss that counts how often it is computed: once per forward pass of the network.
+struct Counted<L> {
+    loss: L,
+    count: Cell<usize>,
+}
+
+impl<L: Loss<P>, P> Loss<P> for Counted<L> {
+    type Scalar = L::Scalar;
+    fn loss(&self, pred: &P, target: &P) -> L::Scalar {
+        self.count.set(self.count.get() + 1);
+        self.loss.loss(pred, target)
+    }
+    fn loss_and_gradient(&self, pred: P, target: &P) -> (L::Scalar, P) {
+        self.count.set(self.count.get() + 1);
+        self.loss.loss_and_gradient(pred, target)
+    }
 }
 
 pub fn run(quick: bool) -> Summary {
@@ -45,21 +67,27 @@ pub fn run(quick: bool) -> Summary {
     let mut net = start.clone();
     let mut opt = Sgd::new(lr);
     let mut backprop = Vec::with_capacity(steps);
+    let counted = Counted {
+        loss: HalfSse,
+        count: Cell::new(0),
+    };
     let clock = Instant::now();
     for _ in 0..steps {
-        backprop.push(net.train_step(&mut opt, &HalfSse, &x, &y));
+        backprop.push(net.train_step(&mut opt, &counted, &x, &y));
     }
     let backprop_seconds_per_step = clock.elapsed().as_secs_f64() / steps as f64;
+    let backprop_forward_passes = counted.count.replace(0) / steps;
 
     let mut net = start;
     let mut numerical = Vec::with_capacity(steps);
     let clock = Instant::now();
     for _ in 0..steps {
         numerical.push(HalfSse.loss(&net.forward(&x), &y));
-        let grad = numerical_param_gradient(&net, &HalfSse, &x, &y, Difference::Forward(1e-4));
+        let grad = numerical_param_gradient(&net, &counted, &x, &y, Difference::Forward(1e-4));
         opt.update(&mut net, &grad);
     }
     let numerical_seconds_per_step = clock.elapsed().as_secs_f64() / steps as f64;
+    let numerical_forward_passes = counted.count.get() / steps;
 
     let params = net.param_count();
     println!(
@@ -87,6 +115,8 @@ pub fn run(quick: bool) -> Summary {
         numerical,
         backprop_seconds_per_step,
         numerical_seconds_per_step,
+        backprop_forward_passes,
+        numerical_forward_passes,
         params,
     }
 }

@@ -105,6 +105,10 @@ pub struct Row {
     pub type_bytes: usize,
     pub forward_stack: usize,
     pub train_stack: usize,
+    /// The step as `train_step` took it before its gradient was built in place: a gradient
+    /// made by `N::default()` (its parts built and moved into it) and passed to
+    /// `train_step_with`.
+    pub train_default_stack: usize,
     /// The same step with the gradient kept outside (`train_step_with`), as firmware would.
     pub train_with_stack: usize,
 }
@@ -121,6 +125,10 @@ where
     let forward_stack = peak_stack(|| Layer::forward(&net, &x));
     let params = net.param_count();
     let train_stack = peak_stack(|| net.train_step(&mut Sgd::new(0.1), &Mse, &x, &y));
+    let train_default_stack = peak_stack(|| {
+        let mut grad = N::default();
+        net.train_step_with(&mut grad, &mut Sgd::new(0.1), &Mse, &x, &y)
+    });
     let mut grad = Box::new(N::default());
     let train_with_stack =
         peak_stack(|| net.train_step_with(&mut grad, &mut Sgd::new(0.1), &Mse, &x, &y));
@@ -130,6 +138,7 @@ where
         type_bytes: core::mem::size_of::<N>(),
         forward_stack,
         train_stack,
+        train_default_stack,
         train_with_stack,
     }
 }
@@ -157,16 +166,30 @@ pub fn run(_quick: bool) -> (usize, usize, Vec<Row>) {
     println!("stack measured by painting; `nothing` is the measurement's own frames: {nothing} B");
     println!("check: an 8192-byte local array measures {known} B");
     println!(
-        "{:<24} {:>7} {:>10} {:>9} {:>11} {:>16}",
-        "network (f32)", "params", "type size", "forward", "train_step", "train_step_with"
+        "{:<24} {:>7} {:>10} {:>9} {:>11} {:>17} {:>16}",
+        "network (f32)",
+        "params",
+        "type size",
+        "forward",
+        "train_step",
+        "default gradient",
+        "train_step_with"
     );
     for r in &rows {
         println!(
-            "{:<24} {:>7} {:>8} B {:>7} B {:>9} B {:>14} B",
-            r.name, r.params, r.type_bytes, r.forward_stack, r.train_stack, r.train_with_stack
+            "{:<24} {:>7} {:>8} B {:>7} B {:>9} B {:>15} B {:>14} B",
+            r.name,
+            r.params,
+            r.type_bytes,
+            r.forward_stack,
+            r.train_stack,
+            r.train_default_stack,
+            r.train_with_stack
         );
     }
-    println!("(stack columns: peak stack of one call, single sample, SGD, Mse)");
+    println!("(stack columns: peak stack of one call, single sample, SGD, Mse;");
+    println!(" `default gradient`: the step with its gradient made by `N::default()`, as");
+    println!(" train_step made it before it built the gradient in place)");
     (nothing, known, rows)
 }
 

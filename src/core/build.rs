@@ -32,22 +32,45 @@ where
     net
 }
 
-/// A network whose parameters are all zero, built directly on the heap: the parameters never
-/// pass through the stack, so networks far larger than a thread's stack can be built.
+/// A network whose parameters are all zero, built directly on the heap from all-zero bytes:
+/// the parameters never pass through the stack, so networks far larger than a thread's stack
+/// can be built. (For a network of layers that are not `bytemuck::Zeroable`, see
+/// [`zeroed_boxed`].)
 #[cfg(feature = "alloc")]
 pub fn zeros_boxed<N: bytemuck::Zeroable>() -> alloc::boxed::Box<N> {
     bytemuck::zeroed_box()
 }
 
-/// A network with weights drawn by `init` and zero biases, built directly on the heap.
+/// A network (or gradient, or optimizer state) whose parameters are all zero, built in place
+/// on the heap by [`Params::zeroed_in`]: typenet's layers never pass through the stack, and a
+/// layer of one's own passes through it once, alone (its `Default`). Needs no `unsafe impl` of
+/// any layer.
+///
+/// ```
+/// use typenet::prelude::*;
+/// let net: Box<net![Dense<784, 512>, Relu, Dense<512, 10>]> = typenet::build::zeroed_boxed();
+/// assert!(net.head.w.iter().all(|&w| w == 0.0));
+/// ```
+#[cfg(feature = "alloc")]
+pub fn zeroed_boxed<N: Params<T>, T: Float>() -> alloc::boxed::Box<N> {
+    let mut slot = alloc::boxed::Box::<N>::new_uninit();
+    N::zeroed_in(&mut slot);
+    // SAFETY: `zeroed_in` returns only once it has initialised the slot it was given (a
+    // `&mut MaybeUninit<N>` of the box's own allocation, which nothing else can reach).
+    // Exercised by every optimizer built with `new` and every `random_boxed` network.
+    unsafe { slot.assume_init() }
+}
+
+/// A network with weights drawn by `init` and zero biases, built directly on the heap
+/// ([`zeroed_boxed`], then initialised in place).
 #[cfg(feature = "alloc")]
 pub fn random_boxed_with<N, T, R>(rng: &mut R, init: Init) -> alloc::boxed::Box<N>
 where
-    N: Params<T> + bytemuck::Zeroable,
+    N: Params<T>,
     T: Float,
     R: Rng + ?Sized,
 {
-    let mut net = zeros_boxed::<N>();
+    let mut net = zeroed_boxed::<N, T>();
     init.apply(&mut *net, rng);
     net
 }

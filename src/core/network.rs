@@ -102,10 +102,9 @@ macro_rules! network_inherent_methods {
             where
                 Self: $crate::Network
                     + $crate::Layer<<Self as $crate::Network>::Input>
-                    + $crate::Params<<Self as $crate::Network>::Scalar>
-                    + bytemuck::Zeroable,
+                    + $crate::Params<<Self as $crate::Network>::Scalar>,
             {
-                $crate::core::build::zeros_boxed()
+                $crate::core::build::zeroed_boxed::<Self, <Self as $crate::Network>::Scalar>()
             }
 
             /// [`random`](Self::random), built directly on the heap.
@@ -114,8 +113,7 @@ macro_rules! network_inherent_methods {
             where
                 Self: $crate::Network
                     + $crate::Layer<<Self as $crate::Network>::Input>
-                    + $crate::Params<<Self as $crate::Network>::Scalar>
-                    + bytemuck::Zeroable,
+                    + $crate::Params<<Self as $crate::Network>::Scalar>,
             {
                 Self::random_boxed_with(rng, $crate::Init::default())
             }
@@ -129,8 +127,7 @@ macro_rules! network_inherent_methods {
             where
                 Self: $crate::Network
                     + $crate::Layer<<Self as $crate::Network>::Input>
-                    + $crate::Params<<Self as $crate::Network>::Scalar>
-                    + bytemuck::Zeroable,
+                    + $crate::Params<<Self as $crate::Network>::Scalar>,
             {
                 $crate::core::build::random_boxed_with(rng, init)
             }

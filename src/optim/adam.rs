@@ -53,7 +53,7 @@ pub struct Adam<N, S> {
 }
 
 #[cfg(feature = "alloc")]
-impl<N: bytemuck::Zeroable> Adam<N, alloc::boxed::Box<N>> {
+impl<N> Adam<N, alloc::boxed::Box<N>> {
     /// Adam with learning rate `lr` and the default betas and epsilon; the moments are kept on
     /// the heap.
     ///
@@ -61,13 +61,20 @@ impl<N: bytemuck::Zeroable> Adam<N, alloc::boxed::Box<N>> {
     ///
     /// If `lr` is not finite and positive, with the message of the [`HyperparameterError`].
     #[track_caller]
-    pub fn new(lr: f64) -> Self {
+    pub fn new<T: Float>(lr: f64) -> Self
+    where
+        N: Params<T>,
+    {
         super::or_panic(Self::try_new(lr))
     }
 
     /// [`new`](Self::new), returning an error instead of panicking.
-    pub fn try_new(lr: f64) -> Result<Self, HyperparameterError> {
-        Adam::with_state(lr, bytemuck::zeroed_box(), bytemuck::zeroed_box())
+    pub fn try_new<T: Float>(lr: f64) -> Result<Self, HyperparameterError>
+    where
+        N: Params<T>,
+    {
+        let zeroed = crate::core::build::zeroed_boxed::<N, T>;
+        Adam::with_state(lr, zeroed(), zeroed())
     }
 }
 

@@ -46,7 +46,7 @@ pub struct Momentum<N, S> {
 }
 
 #[cfg(feature = "alloc")]
-impl<N: bytemuck::Zeroable> Momentum<N, alloc::boxed::Box<N>> {
+impl<N> Momentum<N, alloc::boxed::Box<N>> {
     /// Heavy-ball momentum `momentum` with learning rate `lr`; the velocity, zero at first,
     /// is kept on the heap.
     ///
@@ -55,13 +55,19 @@ impl<N: bytemuck::Zeroable> Momentum<N, alloc::boxed::Box<N>> {
     /// If `lr` is not finite and positive, or `momentum` is not in `[0, 1)`, with the message
     /// of the [`HyperparameterError`].
     #[track_caller]
-    pub fn new(lr: f64, momentum: f64) -> Self {
+    pub fn new<T: Float>(lr: f64, momentum: f64) -> Self
+    where
+        N: Params<T>,
+    {
         super::or_panic(Self::try_new(lr, momentum))
     }
 
     /// [`new`](Self::new), returning an error instead of panicking.
-    pub fn try_new(lr: f64, momentum: f64) -> Result<Self, HyperparameterError> {
-        Momentum::with_state(lr, momentum, bytemuck::zeroed_box())
+    pub fn try_new<T: Float>(lr: f64, momentum: f64) -> Result<Self, HyperparameterError>
+    where
+        N: Params<T>,
+    {
+        Momentum::with_state(lr, momentum, crate::core::build::zeroed_boxed::<N, T>())
     }
 }
 

@@ -66,3 +66,37 @@ fn every_float_is_baked_exactly_including_signed_zero_and_nan() {
     assert!(source.contains("f64::from_bits(0x7ff80000deadbeef)"));
     assert!(source.contains(&format!("f64::from_bits({:#018x})", f64::MAX.to_bits())));
 }
+
+/// A network whose layers are themselves chains, in the head and in the tail:
+/// `Chain<Chain<Dense, Tanh>, Chain<Chain<Dense, Relu>, Chain<Dense, Sigmoid>>>`.
+type Nested = net![net![Dense<4, 3>, Tanh], net![Dense<3, 3>, Relu], Dense<3, 4>, Sigmoid];
+
+/// The committed bake of [`Nested`]: compiled here, so source that does not compile (a
+/// flattened type for a nested value) fails this test crate's build.
+const NESTED_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/baked_nested.rs"
+);
+include!("../fixtures/baked_nested.rs");
+
+#[test]
+fn a_chain_of_chains_bakes_into_source_that_compiles_to_the_same_network() {
+    let net = Nested::random(&mut StdRng::seed_from_u64(5));
+    let source = typenet::bake::to_rust_module(&net, "nested");
+    if std::env::var_os("TYPENET_BLESS").is_some() {
+        std::fs::write(NESTED_FILE, &source).unwrap();
+    }
+    let committed = std::fs::read_to_string(NESTED_FILE).unwrap();
+    assert!(
+        committed == source,
+        "tests/fixtures/baked_nested.rs is stale: rerun this test with TYPENET_BLESS=1"
+    );
+    assert!(source.contains(
+        "pub type Net = ::typenet::net![::typenet::net![Dense<4, 3, f32>, Tanh], \
+         ::typenet::net![Dense<3, 3, f32>, Relu], Dense<3, 4, f32>, Sigmoid];"
+    ));
+    let baked: &Nested = &nested::NET; // the baked type is the network's type
+    assert!(*baked == net);
+    let x = SVector::<f32, 4>::new(0.5, -1.0, 2.0, 0.25);
+    assert_eq!(baked.forward(&x), net.forward(&x));
+}

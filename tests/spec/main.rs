@@ -3,6 +3,7 @@
 mod baked;
 mod big_networks;
 mod compile_fail;
+mod composition;
 mod dataset;
 mod examples;
 mod footprint;
@@ -14,6 +15,7 @@ mod model_files;
 mod no_alloc;
 mod numerics;
 mod optimizers;
+mod own_layer;
 mod parallel;
 #[cfg(feature = "pytorch")]
 mod pytorch_import;
