@@ -188,7 +188,7 @@ pub trait Params<T: Float>: Default {
     /// This is how the optimizers update a network. The default walks the three
     /// [`tensors`](Params::tensors) iterators in step, which costs a little per tensor;
     /// typenet's own layers and [`Chain`](crate::Chain) override it with plain recursion that
-    /// the compiler flattens (a third of a small network's SGD step, measured).
+    /// the compiler flattens (`docs/performance.md`).
     ///
     /// ```
     /// use typenet::prelude::*;

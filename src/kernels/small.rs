@@ -15,8 +15,8 @@ use crate::core::Float;
 /// The kernel of a dense layer's forward pass, vectorised over the rows.
 /// Up to 64 rows, the columns of `W` are summed into four independent partial sums (columns
 /// `j ≡ 0, 1, 2, 3 mod 4`), added at the end: one running sum is a chain of `I` dependent
-/// additions, and a small network's forward pass waits on each layer's chain (one sample
-/// through the W1 network: 0.46 → 0.41 µs). Taller layers are limited by reading `W`, not by
+/// additions, and a small network's forward pass waits on each layer's chain
+/// (`docs/performance.md`). Taller layers are limited by reading `W`, not by
 /// latency, and add four columns at a time into one sum.
 #[inline]
 pub(crate) fn add_product<T: Float, const O: usize, const I: usize>(
@@ -112,8 +112,7 @@ pub(crate) fn transposed_product<T: Float, const O: usize, const I: usize>(
 /// `n`, hidden from the optimiser. When a loop over the rows of a column has a trip count
 /// known at compile time, LLVM unrolls it completely and then vectorises the loop over the
 /// *columns* instead, with gathers and scatters at a stride of one column, far slower than the
-/// vector loop over contiguous rows it makes when the count is opaque (with the dot product
-/// below, the W1 step went from 4.4 to 2.8 µs).
+/// vector loop over contiguous rows it makes when the count is opaque (`docs/performance.md`).
 #[inline(always)]
 pub(crate) fn opaque(n: usize) -> usize {
     core::hint::black_box(n)

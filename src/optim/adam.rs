@@ -21,8 +21,8 @@ use crate::core::{Float, HyperparameterError, Params};
 ///
 /// State smaller than the smallest normal number is flushed to zero
 /// ([`Float::flush_subnormal`](crate::Float::flush_subnormal)): where a gradient is exactly zero
-/// (an always-black pixel's weights), the state decays geometrically into the subnormals, which
-/// made every later epoch of a Fashion-MNIST run 1.7× slower.
+/// (an always-black pixel's weights), the state decays geometrically into the subnormals, on
+/// which many CPUs compute a hundred times slower (`docs/performance.md`).
 ///
 /// PyTorch: `torch.optim.Adam(params, lr=η, betas=(β₁, β₂), eps=ε, weight_decay=wd)`.
 ///
