@@ -3,6 +3,7 @@
 workloads, in one run, alternating, with medians, ratios and the issue's targets.
 
     python3 bench/compare.py [--rounds 3] [--data DIR] [--skip-install]
+                             [--programs typenet,typenet-base] [--baseline REV] [--build default]
 
 What it does (Python 3.11 standard library only; the peers run in bench/.venv):
 
@@ -27,6 +28,12 @@ What it does (Python 3.11 standard library only; the peers run in bench/.venv):
    through a fresh helper process that reports its child's peak resident memory.
 5. Prints the machine, the medians, the ratios, W3's GFLOP/s and the targets (met/missed), and
    writes the same markdown to `bench/results.md`.
+
+`--baseline REV` adds `typenet-base`: the same bench example built from git revision REV (a
+detached worktree under `target/baseline-src`), run alternating with the others, so that a
+change is measured before and after in one run (its ratio column is base time / typenet time).
+`--build default` builds both typenet programs as users build them (plain `--release`, no
+`target-cpu=native`; target dirs `target/bench-default` and `target/baseline-default`).
 
 A program that fails (does not build, rejects a flag, crashes, times out) is reported and the
 run goes on without it.
@@ -183,15 +190,17 @@ def setup_venv(skip_install, notes):
     return info, how
 
 
-def build(name, cwd, args, target_dir, binary, skip_build, notes):
-    """Builds with -C target-cpu=native; returns the binary, or None with a note."""
+def build(name, cwd, args, target_dir, binary, skip_build, notes, native=True):
+    """Builds (with -C target-cpu=native unless `native` is false); returns the binary, or None
+    with a note."""
     if skip_build:
         if os.path.exists(binary):
             return binary
         notes.append(f"{name}: --skip-build and no binary at {os.path.relpath(binary, REPO)}; skipped")
         return None
-    env = dict(os.environ, RUSTFLAGS="-C target-cpu=native", CARGO_TARGET_DIR=target_dir)
-    log(f"building {name}: RUSTFLAGS='-C target-cpu=native' CARGO_TARGET_DIR="
+    flags = "-C target-cpu=native" if native else ""
+    env = dict(os.environ, RUSTFLAGS=flags, CARGO_TARGET_DIR=target_dir)
+    log(f"building {name}: RUSTFLAGS='{flags}' CARGO_TARGET_DIR="
         f"{os.path.relpath(target_dir, REPO)} cargo {' '.join(args)}   (in {os.path.relpath(cwd, REPO) or '.'})")
     t = time.monotonic()
     r = subprocess.run(["cargo", *args], cwd=cwd, env=env, capture_output=True, text=True)
@@ -201,6 +210,23 @@ def build(name, cwd, args, target_dir, binary, skip_build, notes):
         return None
     log(f"  built in {time.monotonic() - t:.0f} s")
     return binary
+
+
+def baseline_worktree(rev, notes):
+    """A detached git worktree of `rev` under target/baseline-src (made, or moved to `rev`);
+    returns its path, or None with a note."""
+    path = os.path.join(REPO, "target", "baseline-src")
+    git = ["git", "-C", REPO]
+    if not os.path.isdir(path):
+        r = subprocess.run(git + ["worktree", "add", "--detach", path, rev],
+                           capture_output=True, text=True)
+    else:
+        r = subprocess.run(["git", "-C", path, "checkout", "--detach", rev],
+                           capture_output=True, text=True)
+    if r.returncode != 0:
+        notes.append(f"typenet-base: no worktree of {rev}: {tail(r.stderr, 3)}; skipped")
+        return None
+    return path
 
 
 def indent(text):
@@ -374,6 +400,7 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
     by = {p.name: p for p in programs}
     tn = by.get("typenet")
     peers = [p for p in programs if p.name != "typenet"]
+    others = [p for p in peers if p.name != "typenet-base"]  # the peers the targets compare with
     cols = [(p, t) for p in programs for t in threads]
     md = []
     md.append("# typenet speed comparison (issue 5)\n")
@@ -493,7 +520,7 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
                 best = (s, n)
         return (best[0] / tn.median(t, w), best[1]) if best else (None, None)
 
-    every = [p.name for p in peers]
+    every = [p.name for p in others]
     numpys = ["numpy-f64", "numpy-f32"]
     goals = [
         ("W1", ["torch"], 500), ("W1", numpys, 300), ("W1", ["dfdx"], 20),
@@ -564,7 +591,11 @@ def main(argv):
     ap.add_argument("--skip-build", action="store_true", help="use the Rust binaries already built")
     ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
     ap.add_argument("--programs", default="typenet,dfdx,numpy-f64,numpy-f32,torch",
-                    help="which programs (default all five)")
+                    help="which programs (default all five; typenet-base with --baseline)")
+    ap.add_argument("--baseline", default=None,
+                    help="a git revision of typenet to run beside the working tree (typenet-base)")
+    ap.add_argument("--build", choices=["native", "default"], default="native",
+                    help="how to build typenet: target-cpu=native (default) or as users do")
     ap.add_argument("--output", default=RESULTS, help="the markdown report (default bench/results.md)")
     args = ap.parse_args(argv)
     if args.rounds < 1:
@@ -573,7 +604,11 @@ def main(argv):
         ap.error("--inner-rounds must be positive")
     threads = [int(t) for t in args.threads.split(",")]
     wanted = args.programs.split(",")
-    unknown = set(wanted) - {"typenet", "dfdx", "numpy-f64", "numpy-f32", "torch"}
+    if args.baseline and "typenet-base" not in wanted:
+        wanted.append("typenet-base")
+    if "typenet-base" in wanted and not args.baseline:
+        ap.error("typenet-base needs --baseline REV")
+    unknown = set(wanted) - {"typenet", "typenet-base", "dfdx", "numpy-f64", "numpy-f32", "torch"}
     if unknown:
         ap.error(f"unknown programs: {', '.join(sorted(unknown))}")
     if args.data and not os.path.isdir(args.data):
@@ -588,12 +623,26 @@ def main(argv):
         venv, torch_how = setup_venv(args.skip_install, notes)
 
     programs = []
+    native = args.build == "native"
     for name in wanted:
         if name == "typenet":
-            binary = build("typenet", REPO, ["build", "--release", "--example", "bench"],
-                           TYPENET_TARGET, TYPENET_BIN, args.skip_build, notes)
+            target = TYPENET_TARGET if native else os.path.join(REPO, "target", "bench-default")
+            binary = build("typenet", REPO, ["build", "--release", "--example", "bench"], target,
+                           os.path.join(target, "release", "examples", "bench"), args.skip_build,
+                           notes, native)
             if binary:
                 programs.append(Program("typenet", [binary], gemm=True))
+        elif name == "typenet-base":
+            src = baseline_worktree(args.baseline, notes)
+            if not src:
+                continue
+            target = os.path.join(REPO, "target", "baseline-" + args.build)
+            binary = build(f"typenet-base ({args.baseline})", src,
+                           ["build", "--release", "--example", "bench"], target,
+                           os.path.join(target, "release", "examples", "bench"), args.skip_build,
+                           notes, native)
+            if binary:
+                programs.append(Program("typenet-base", [binary], gemm=True))
         elif name == "dfdx":
             if not os.path.isfile(os.path.join(DFDX, "Cargo.toml")):
                 notes.append("dfdx: bench/dfdx does not exist; skipped")
