@@ -25,13 +25,11 @@ pub type DeepSigmoid = net![
     Dense<32, 2, f64>, Sigmoid
 ];
 
-/// The two loss curves and what each step cost.
+/// The two loss curves and what each step cost in forward passes (the times are printed).
 #[derive(Clone, Debug)]
 pub struct Summary {
     pub backprop: Vec<f64>,
     pub numerical: Vec<f64>,
-    pub backprop_seconds_per_step: f64,
-    pub numerical_seconds_per_step: f64,
     /// How many times each way ran the network forward to a loss, per step.
     pub backprop_forward_passes: usize,
     pub numerical_forward_passes: usize,
@@ -113,8 +111,6 @@ pub fn run(quick: bool) -> Summary {
     Summary {
         backprop,
         numerical,
-        backprop_seconds_per_step,
-        numerical_seconds_per_step,
         backprop_forward_passes,
         numerical_forward_passes,
         params,

@@ -205,6 +205,32 @@ where
     let dst = c.data.ptr_mut();
     let lhs = a.data.ptr();
     let rhs = b.data.ptr();
+    // One call, written for the scalar `$t` of crate `$krate`.
+    macro_rules! call {
+        ($krate:ident, $t:ident) => {
+            $krate::gemm::$t::get_gemm_fn()(
+                m,
+                n,
+                k,
+                dst.cast(),
+                c_cs as isize,
+                c_rs as isize,
+                read_c,
+                lhs.cast(),
+                a_cs as isize,
+                a_rs as isize,
+                rhs.cast(),
+                b_cs as isize,
+                b_rs as isize,
+                beta.as_f64() as $t,
+                alpha.as_f64() as $t,
+                false,
+                false,
+                false,
+                parallelism,
+            )
+        };
+    }
     // SAFETY: the three pointers and their strides come from nalgebra storages that hold
     // (m x k), (k x n) and (m x n) elements at exactly those strides (nalgebra's own gemm hands
     // the same values to matrixmultiply), and the shapes were checked above. `c` is borrowed
@@ -215,49 +241,9 @@ where
     // (beta, alpha). Exercised by the tests of this module and by every batch test of `Dense`.
     unsafe {
         if is_f32 {
-            gemm_f32::gemm::f32::get_gemm_fn()(
-                m,
-                n,
-                k,
-                dst.cast(),
-                c_cs as isize,
-                c_rs as isize,
-                read_c,
-                lhs.cast(),
-                a_cs as isize,
-                a_rs as isize,
-                rhs.cast(),
-                b_cs as isize,
-                b_rs as isize,
-                beta.as_f64() as f32,
-                alpha.as_f64() as f32,
-                false,
-                false,
-                false,
-                parallelism,
-            );
+            call!(gemm_f32, f32);
         } else {
-            gemm_f64::gemm::f64::get_gemm_fn()(
-                m,
-                n,
-                k,
-                dst.cast(),
-                c_cs as isize,
-                c_rs as isize,
-                read_c,
-                lhs.cast(),
-                a_cs as isize,
-                a_rs as isize,
-                rhs.cast(),
-                b_cs as isize,
-                b_rs as isize,
-                beta.as_f64(),
-                alpha.as_f64(),
-                false,
-                false,
-                false,
-                parallelism,
-            );
+            call!(gemm_f64, f64);
         }
     }
     true
