@@ -1,6 +1,7 @@
-//! Products of batches of any size: `C ← α A B + β C` through the gemm crates, whose kernels
-//! are chosen at run time for the CPU at hand (AVX-512, AVX2 + FMA, NEON, …) and which can split
-//! a product over several threads ([`set_threads`](super::set_threads)).
+//! Products of batches of any size: `C ← α A B + β C` through `gemm-f32` for `f32` (kernels
+//! chosen at run time for the CPU at hand: AVX-512, AVX2 + FMA, NEON, …; a product can be split
+//! over several threads, [`set_threads`](super::set_threads)), and `matrixmultiply` for `f64`
+//! (run-time dispatch up to AVX2 + FMA, one thread).
 //!
 //! Only products with a run-time dimension (a `Dyn` batch) that are large enough to repay the
 //! crates' packing take that path; the rest are computed here, element by element, through
@@ -205,10 +206,19 @@ where
     let dst = c.data.ptr_mut();
     let lhs = a.data.ptr();
     let rhs = b.data.ptr();
-    // One call, written for the scalar `$t` of crate `$krate`.
-    macro_rules! call {
-        ($krate:ident, $t:ident) => {
-            $krate::gemm::$t::get_gemm_fn()(
+    // SAFETY: the three pointers and their strides come from nalgebra storages that hold
+    // (m x k), (k x n) and (m x n) elements at exactly those strides (nalgebra's own gemm hands
+    // the same values to matrixmultiply), and the shapes were checked above; `c`'s strides are
+    // those of an owned or mutably viewed matrix, so no two of its elements alias. `c` is
+    // borrowed mutably and `a`, `b` immutably, so `c` cannot overlap either operand. `T` is f32
+    // or f64, checked just above, so the pointer casts below are identities. Both crates write
+    // only the m x n elements of `dst`, read it only when `beta` is not zero, and return no
+    // borrows. gemm-f32's convention is `dst ← α dst + β lhs rhs`, so our (alpha, beta) become
+    // its (beta, alpha); matrixmultiply's is ours. Exercised by the tests of this module and by
+    // every batch test of `Dense`.
+    unsafe {
+        if is_f32 {
+            gemm_f32::gemm::f32::get_gemm_fn()(
                 m,
                 n,
                 k,
@@ -222,28 +232,30 @@ where
                 rhs.cast(),
                 b_cs as isize,
                 b_rs as isize,
-                beta.as_f64() as $t,
-                alpha.as_f64() as $t,
+                beta.as_f64() as f32,
+                alpha.as_f64() as f32,
                 false,
                 false,
                 false,
                 parallelism,
-            )
-        };
-    }
-    // SAFETY: the three pointers and their strides come from nalgebra storages that hold
-    // (m x k), (k x n) and (m x n) elements at exactly those strides (nalgebra's own gemm hands
-    // the same values to matrixmultiply), and the shapes were checked above. `c` is borrowed
-    // mutably and `a`, `b` immutably, so `c` cannot overlap either operand. `T` is f32 or f64,
-    // checked just above, so the pointer casts below are identities. The gemm crates write only
-    // the m x n elements of `dst`, read `dst` only when `read_c`, and return no borrows.
-    // Their convention is `dst ← α dst + β lhs rhs`, so our (alpha, beta) become their
-    // (beta, alpha). Exercised by the tests of this module and by every batch test of `Dense`.
-    unsafe {
-        if is_f32 {
-            call!(gemm_f32, f32);
+            );
         } else {
-            call!(gemm_f64, f64);
+            matrixmultiply::dgemm(
+                m,
+                k,
+                n,
+                alpha.as_f64(),
+                lhs.cast(),
+                a_rs as isize,
+                a_cs as isize,
+                rhs.cast(),
+                b_rs as isize,
+                b_cs as isize,
+                beta.as_f64(),
+                dst.cast(),
+                c_rs as isize,
+                c_cs as isize,
+            );
         }
     }
     true

@@ -15,8 +15,8 @@ pub fn available_cores() -> usize {
     }
 }
 
-/// Lets products of `Dyn` batches use up to `n` threads (of rayon's global pool); `0` means
-/// one per core. The default is 1: training is single-threaded, and deterministic, until a
+/// Lets products of `f32` `Dyn` batches use up to `n` threads (of rayon's global pool); `0`
+/// means one per core (`f64` products take one thread). The default is 1: training is single-threaded, and deterministic, until a
 /// program asks for more. Single samples and `Const<K>` batches always run on the calling
 /// thread. Without the `std` feature this does nothing.
 ///
