@@ -157,8 +157,9 @@ where
         )
     }
 
-    /// One epoch: the samples shuffled, 600 batches of 100, in one `DataParallel::run` (so
-    /// that its worker threads are started once an epoch).
+    /// One epoch: the samples shuffled, 600 batches of 100, in one `DataParallel::run`; each
+    /// thread converts its own columns of each batch from bytes
+    /// (`Session::train_step_from`).
     pub fn epoch(&mut self) {
         let order = self.data.shuffled_indices(&mut self.rng);
         let W3 {
@@ -166,16 +167,17 @@ where
             net,
             grads,
             opt,
-            x,
-            y,
             ..
         } = self;
         grads.run(&mut **net, &SoftmaxCrossEntropy, |session| {
             for batch in order.chunks(W3_BATCH).take(W3_SAMPLES / W3_BATCH) {
-                data.inputs_into(batch, x).expect("784-pixel samples");
-                data.targets_into(batch, OneHot::PLAIN, y)
-                    .expect("labels below 10");
-                std::hint::black_box(session.train_step(opt, x, y));
+                let loss = session.train_step_from(opt, batch.len(), |columns, x, y| {
+                    data.inputs_into(&batch[columns.clone()], x)
+                        .expect("784-pixel samples");
+                    data.targets_into(&batch[columns], OneHot::PLAIN, y)
+                        .expect("labels below 10");
+                });
+                std::hint::black_box(loss);
             }
         });
     }

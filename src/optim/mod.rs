@@ -15,7 +15,7 @@ pub use adam::Adam;
 pub use momentum::Momentum;
 pub use sgd::Sgd;
 
-use crate::core::{Float, HyperparameterError};
+use crate::core::{Descent, Float, HyperparameterError};
 
 /// An update rule. `N` is the network (and its gradient, which has the network's type), `T`
 /// its scalar.
@@ -32,6 +32,29 @@ pub trait Optimizer<N, T: Float> {
     /// Changes the learning rate (for a schedule), keeping all other state. A rate that is
     /// not finite and positive is refused with a [`HyperparameterError`] and changes nothing.
     fn set_learning_rate(&mut self, lr: f64) -> Result<(), HyperparameterError>;
+
+    /// The plain gradient-descent step this optimizer takes, if that is all it does: `Some`
+    /// only when [`update`](Optimizer::update) is exactly [`Descent::apply`] on every
+    /// parameter tensor and its gradient, and changes no other state. [`Sgd`] says so; the
+    /// default, for optimizers with state, is `None`.
+    ///
+    /// Data-parallel steps ([`DataParallel`](crate::parallel::DataParallel), with `std`) use
+    /// it to let each thread update its own range of every parameter tensor; for `None` they
+    /// call [`update`](Optimizer::update) once, on the calling thread.
+    ///
+    /// ```
+    /// use typenet::Descent;
+    /// use typenet::prelude::*;
+    /// type Net = Dense<2, 1, f32>;
+    /// let sgd = Sgd::new(0.5).with_weight_decay(0.25);
+    /// let step = Optimizer::<Net, f32>::as_descent(&sgd);
+    /// assert_eq!(step, Some(Descent { lr: 0.5, wd: 0.25 }));
+    /// let adam: Adam<Net, Box<Net>> = Adam::new(0.001);
+    /// assert_eq!(Optimizer::<Net, f32>::as_descent(&adam), None);
+    /// ```
+    fn as_descent(&self) -> Option<Descent<T>> {
+        None
+    }
 }
 
 /// The `learning_rate`/`set_learning_rate` pair of an optimizer that keeps its rate in

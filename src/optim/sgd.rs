@@ -83,4 +83,8 @@ impl<T: Float, N: Params<T>> Optimizer<N, T> for Sgd {
         let step = self.descent::<T>();
         net.zip_params_mut(grad, [], &mut |p, g, []| step.apply(p, g));
     }
+
+    fn as_descent(&self) -> Option<Descent<T>> {
+        Some(self.descent())
+    }
 }
