@@ -1,6 +1,6 @@
-//! The speed workloads of the seed tutorials (issue 5), defined once and timed by two
-//! harnesses: `benches/speed.rs` (criterion, `cargo bench`) and `examples/bench.rs` (one
-//! `<name> <median seconds>` line per workload, for the cross-framework driver `bench/compare.py`).
+//! The speed workloads of the seed tutorials (issue 5), defined once and timed by
+//! `examples/bench.rs` (one `<name> <median seconds>` line per workload, for the cross-framework
+//! driver `bench/compare.py`), which `cargo bench` runs too (`benches/speed.rs`).
 //!
 //! - `W1`: the deep sigmoid network (10 -> 5 x 32 -> 2, sigmoid, half-SSE), one sample, one SGD
 //!   step at 0.01 (forward, backward, update).
@@ -114,17 +114,14 @@ pub struct W3<'d, N> {
     grads: DataParallel<N>,
     opt: Sgd,
     rng: StdRng,
-    x: OMatrix<f32, Const<784>, Dyn>,
-    y: OMatrix<f32, Const<10>, Dyn>,
 }
 
 impl<'d, N> W3<'d, N>
 where
-    N: Network + Params<f32> + typenet::bytemuck::Zeroable + Send + Sync,
+    N: Network + Params<f32> + Send + Sync,
     OMatrix<f32, Const<784>, Dyn>: InputOf<N, Out = OMatrix<f32, Const<10>, Dyn>>,
 {
-    /// A He-initialised network (seed 3) on the heap, and buffers for one batch; each step on
-    /// `threads` threads.
+    /// A He-initialised network (seed 3) on the heap; each step on `threads` threads.
     pub fn new(data: &'d Dataset, threads: usize) -> Self {
         let mut rng = StdRng::seed_from_u64(3);
         W3 {
@@ -133,28 +130,7 @@ where
             grads: DataParallel::new(threads).expect("at least one thread"),
             opt: Sgd::new(0.1),
             rng,
-            x: OMatrix::<f32, Const<784>, Dyn>::zeros(W3_BATCH),
-            y: OMatrix::<f32, Const<10>, Dyn>::zeros(W3_BATCH),
         }
-    }
-
-    /// One step on the samples at `batch`: bytes to floats, one-hot targets, forward,
-    /// backward, update. Returns the loss before the step.
-    #[inline]
-    pub fn step(&mut self, batch: &[usize]) -> f32 {
-        self.data
-            .inputs_into(batch, &mut self.x)
-            .expect("784-pixel samples");
-        self.data
-            .targets_into(batch, OneHot::PLAIN, &mut self.y)
-            .expect("labels below 10");
-        self.grads.train_step(
-            &mut self.net,
-            &mut self.opt,
-            &SoftmaxCrossEntropy,
-            &self.x,
-            &self.y,
-        )
     }
 
     /// One epoch: the samples shuffled, 600 batches of 100, in one `DataParallel::run`; each

@@ -89,9 +89,15 @@ impl Options {
     }
 }
 
+#[allow(dead_code)]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = Options::parse(&args)?;
+    run(&args)
+}
+
+/// Times the workloads `args` ask for (the flags above), one line each.
+pub fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let options = Options::parse(args)?;
     let rounds = options.rounds;
     let report = |name: &str, seconds: f64| println!("{name} {seconds:.9}");
 
