@@ -6,7 +6,7 @@
 /// comparisons (always equal).
 macro_rules! parameter_free_layer {
     ($name:ident) => {
-        impl<T: $crate::Float> $crate::Params<T> for $name {
+        impl<T: $crate::core::Float> $crate::core::Params<T> for $name {
             const LAYERS: usize = 1;
             fn write_signature(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
                 out.write_str(stringify!($name))
@@ -20,15 +20,15 @@ macro_rules! parameter_free_layer {
                 F: FnMut(&mut [T], &[T], [&mut [T]; K]),
             {
             }
-            fn tensors(&self) -> impl Iterator<Item = $crate::Tensor<'_, T>> {
+            fn tensors(&self) -> impl Iterator<Item = $crate::core::Tensor<'_, T>> {
                 core::iter::empty()
             }
-            fn tensors_mut(&mut self) -> impl Iterator<Item = $crate::TensorMut<'_, T>> {
+            fn tensors_mut(&mut self) -> impl Iterator<Item = $crate::core::TensorMut<'_, T>> {
                 core::iter::empty()
             }
         }
 
-        impl<Rest: $crate::Network> $crate::FirstLayer<Rest> for $name {
+        impl<Rest: $crate::core::Network> $crate::core::FirstLayer<Rest> for $name {
             type Scalar = Rest::Scalar;
             type InputDim = Rest::InputDim;
             type Input = Rest::Input;
@@ -74,13 +74,13 @@ macro_rules! descends_without_parameters {
     () => {
         const DESCENDS: bool = true;
 
-        fn backward_descend<S: $crate::Float>(
+        fn backward_descend<S: $crate::core::Float>(
             &mut self,
             cache: Self::Cache,
             d_out: Self::Out,
-            _: $crate::Descent<S>,
+            _: $crate::core::Descent<S>,
         ) -> Self::Out {
-            $crate::Layer::backward(self, cache, d_out, &mut Self)
+            $crate::core::Layer::backward(self, cache, d_out, &mut Self)
         }
     };
 }
@@ -97,7 +97,7 @@ macro_rules! elementwise_layer {
         impl $name {
             /// Applies the function to every value of `xs`.
             #[inline(always)]
-            fn apply_all<T: $crate::Float>(xs: &mut [T]) {
+            fn apply_all<T: $crate::core::Float>(xs: &mut [T]) {
                 if xs.len() < 8 {
                     xs.iter_mut().for_each(|v| *v = $name::$narrow(*v));
                 } else {
@@ -106,9 +106,9 @@ macro_rules! elementwise_layer {
             }
         }
 
-        impl<T, R, C> $crate::Layer<nalgebra::OMatrix<T, R, C>> for $name
+        impl<T, R, C> $crate::core::Layer<nalgebra::OMatrix<T, R, C>> for $name
         where
-            T: $crate::Float,
+            T: $crate::core::Float,
             R: nalgebra::Dim,
             C: nalgebra::Dim,
             nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<R, C>,
