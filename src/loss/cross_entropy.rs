@@ -2,7 +2,7 @@
 
 use nalgebra::{DefaultAllocator, Dim, OMatrix, allocator::Allocator};
 
-use super::{Loss, inv_batch};
+use super::{Loss, inv_batch, same_batch};
 use crate::core::Float;
 
 /// Cross-entropy of predicted probabilities `p` (the output of a `Softmax` or `Sigmoid`)
@@ -42,6 +42,7 @@ where
     type Scalar = T;
 
     fn loss(&self, pred: &OMatrix<T, R, C>, target: &OMatrix<T, R, C>) -> T {
+        same_batch(pred.ncols(), target.ncols());
         let delta = T::of_f64(Self::DELTA);
         let sum = pred
             .iter()

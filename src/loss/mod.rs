@@ -26,6 +26,21 @@ use crate::core::Float;
 /// // error[E0277]: shape mismatch: loss `Mse` cannot compare prediction `Matrix<f32, Const<2>, …>`
 /// //               with target `Matrix<f32, Const<3>, …>`
 /// ```
+///
+/// # Panics
+///
+/// Batches of any size (`Dyn`) carry their number of columns at run time. Every loss of
+/// typenet's, in every method, panics when the prediction and the target have different
+/// numbers of columns, with the message `batch width mismatch: the prediction has P columns
+/// and the target T; a batch's inputs and targets must have as many` (a loss of a batch
+/// against the targets of another would train on a wrong gradient).
+///
+/// ```should_panic
+/// use typenet::prelude::*;
+/// let pred = OMatrix::<f32, Const<2>, Dyn>::zeros(8);
+/// let target = OMatrix::<f32, Const<2>, Dyn>::zeros(7);
+/// let _ = Mse.loss(&pred, &target); // batch width mismatch: … 8 columns and the target 7 …
+/// ```
 #[diagnostic::on_unimplemented(
     message = "shape mismatch: loss `{Self}` cannot compare prediction `{P}` with target `{Y}`",
     label = "the target does not have the shape of the prediction",
@@ -46,6 +61,18 @@ pub trait Loss<P, Y = P> {
 /// `1 / number of columns`, the batch-mean factor.
 fn inv_batch<T: Float>(columns: usize) -> T {
     T::one() / T::of_f64(columns as f64)
+}
+
+/// Panics with the documented message (see [`Loss`]) unless the prediction and the target
+/// have as many columns.
+#[track_caller]
+#[inline]
+fn same_batch(pred_columns: usize, target_columns: usize) {
+    assert!(
+        pred_columns == target_columns,
+        "batch width mismatch: the prediction has {pred_columns} columns and the target \
+         {target_columns}; a batch's inputs and targets must have as many"
+    );
 }
 
 /// "`Self` is a target that loss `L` can compare with prediction `P`": the [`Loss`] relation

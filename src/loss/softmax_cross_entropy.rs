@@ -2,7 +2,7 @@
 
 use nalgebra::{DefaultAllocator, Dim, OMatrix, allocator::Allocator};
 
-use super::{Loss, inv_batch};
+use super::{Loss, inv_batch, same_batch};
 use crate::core::Float;
 use crate::kernels;
 use crate::layers::Softmax;
@@ -37,6 +37,7 @@ where
     type Scalar = T;
 
     fn loss(&self, pred: &OMatrix<T, R, C>, target: &OMatrix<T, R, C>) -> T {
+        same_batch(pred.ncols(), target.ncols());
         let mut sum = T::zero();
         for (z, y) in pred.column_iter().zip(target.column_iter()) {
             let m = z

@@ -2,7 +2,7 @@
 
 use nalgebra::{DefaultAllocator, Dim, OMatrix, allocator::Allocator};
 
-use super::{Loss, inv_batch};
+use super::{Loss, inv_batch, same_batch};
 use crate::core::Float;
 
 /// Mean squared error: per sample `ℓ(p, y) = (1/n) Σ_i (p_i - y_i)²` over the `n` outputs,
@@ -58,6 +58,7 @@ macro_rules! squared_error {
             type Scalar = T;
 
             fn loss(&self, pred: &OMatrix<T, R, C>, target: &OMatrix<T, R, C>) -> T {
+                same_batch(pred.ncols(), target.ncols());
                 let $n: T = T::of_f64(pred.nrows() as f64);
                 let k: T = $scale;
                 k * inv_batch::<T>(pred.ncols()) * sum_of_squares(pred, target)

@@ -9,6 +9,7 @@ mod examples;
 mod footprint;
 mod fused;
 mod gradcheck;
+mod hardening;
 mod idx;
 mod mnist;
 mod model_files;
