@@ -5,7 +5,7 @@ use std::path::Path;
 use nalgebra::{Const, Dyn, OMatrix};
 use rand::{Rng, SeedableRng, seq::SliceRandom};
 
-use super::{DataError, DataProblem, Images, OneHot, load_images, load_labels};
+use super::{DataError, DataProblem, IdxReader, Images, OneHot};
 use crate::core::Float;
 
 /// Labelled samples: `len()` samples of `width()` grey levels (bytes, 0–255) and one label
@@ -47,7 +47,15 @@ impl Dataset {
                 DataProblem::InvalidArgument("samples must have a width of at least 1"),
             ));
         }
-        if pixels.len() != width * labels.len() {
+        let Some(expected) = width.checked_mul(labels.len()) else {
+            return Err(DataError::new(
+                name,
+                DataProblem::InvalidArgument(
+                    "the width times the number of labels overflows the address space",
+                ),
+            ));
+        };
+        if pixels.len() != expected {
             return Err(DataError::new(
                 name,
                 DataProblem::CountMismatch {
@@ -95,9 +103,19 @@ impl Dataset {
     /// assert_eq!((data.len(), data.width()), (10_000, 784));
     /// ```
     pub fn load(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Self, DataError> {
+        Self::load_with(IdxReader::new(), images, labels)
+    }
+
+    /// [`load`](Self::load) with a reader of one's own: another limit on the data a file may
+    /// declare ([`IdxReader::limit`]).
+    pub fn load_with(
+        reader: IdxReader,
+        images: impl AsRef<Path>,
+        labels: impl AsRef<Path>,
+    ) -> Result<Self, DataError> {
         let (images, labels) = (images.as_ref(), labels.as_ref());
         let name = format!("{} + {}", images.display(), labels.display());
-        Self::from_idx(name, load_images(images)?, load_labels(labels)?)
+        Self::from_idx(name, reader.load_images(images)?, reader.load_labels(labels)?)
     }
 
     /// The name used in error messages.
@@ -305,7 +323,7 @@ impl Dataset {
         Ok(())
     }
 
-    fn error(&self, problem: DataProblem) -> DataError {
+    pub(crate) fn error(&self, problem: DataProblem) -> DataError {
         DataError::new(self.name.clone(), problem)
     }
 }

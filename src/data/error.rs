@@ -43,6 +43,14 @@ pub enum DataProblem {
         /// The dimensions in the header.
         dims: Vec<u32>,
     },
+    /// The header declares more data than the reader's limit allows
+    /// ([`IdxReader::limit`](super::IdxReader::limit)).
+    OverLimit {
+        /// Bytes of data the header declares.
+        declared: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The file ends inside its header.
     TruncatedHeader,
     /// The data ends before the header's dimensions say it should.
@@ -110,6 +118,12 @@ impl fmt::Display for DataError {
             DataProblem::TooLarge { dims } => write!(
                 f,
                 "the dimensions {dims:?} in the header describe more data than can be addressed"
+            ),
+            DataProblem::OverLimit { declared, limit } => write!(
+                f,
+                "the header declares {declared} bytes of data, more than the limit of {limit} \
+                 bytes (the default covers every data set of the MNIST family); to read it, \
+                 raise the limit with `IdxReader::new().limit(bytes)`"
             ),
             DataProblem::TruncatedHeader => write!(f, "truncated: the file ends inside its header"),
             DataProblem::Truncated { expected, found } => write!(

@@ -4,10 +4,12 @@ use std::fmt;
 
 use nalgebra::{Const, Dyn, OMatrix};
 
-use super::{DataError, Dataset};
+use super::{DataError, DataProblem, Dataset};
 use crate::core::{Float, InputOf, Layer};
 
-/// Counts of (true class, predicted class) pairs.
+/// Counts of (true class, predicted class) pairs, and of samples of each class that got no
+/// prediction at all (an output of NaN only: [`record_unanswered`](Self::record_unanswered)),
+/// which are never correct.
 ///
 /// ```
 /// use typenet::data::ConfusionMatrix;
@@ -18,11 +20,16 @@ use crate::core::{Float, InputOf, Layer};
 /// m.record(1, 1);
 /// assert_eq!(m.count(1, 0), 1);
 /// assert_eq!(m.accuracy(), 0.75);
+/// m.record_unanswered(0);
+/// assert_eq!(m.accuracy(), 0.6);
+/// assert!(ConfusionMatrix::new(2).accuracy().is_nan()); // no sample, no accuracy
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfusionMatrix {
     classes: usize,
     counts: Vec<u64>,
+    /// Per true class, the samples that got no prediction.
+    unanswered: Vec<u64>,
 }
 
 impl ConfusionMatrix {
@@ -31,6 +38,7 @@ impl ConfusionMatrix {
         ConfusionMatrix {
             classes,
             counts: vec![0; classes * classes],
+            unanswered: vec![0; classes],
         }
     }
 
@@ -52,23 +60,37 @@ impl ConfusionMatrix {
         self.counts[actual * self.classes + predicted] += 1;
     }
 
+    /// Counts one sample of class `actual` that got no prediction (its output held no number):
+    /// a wrong answer.
+    ///
+    /// # Panics
+    ///
+    /// If `actual` is not below the number of classes.
+    pub fn record_unanswered(&mut self, actual: usize) {
+        assert!(actual < self.classes, "class out of range");
+        self.unanswered[actual] += 1;
+    }
+
+    /// How many samples of class `actual` got no prediction.
+    pub fn unanswered(&self, actual: usize) -> u64 {
+        self.unanswered[actual]
+    }
+
     /// How many samples of class `actual` were predicted as `predicted`.
     pub fn count(&self, actual: usize, predicted: usize) -> u64 {
         self.counts[actual * self.classes + predicted]
     }
 
-    /// Number of samples counted.
+    /// Number of samples counted, unanswered ones included.
     pub fn total(&self) -> u64 {
-        self.counts.iter().sum()
+        self.counts.iter().sum::<u64>() + self.unanswered.iter().sum::<u64>()
     }
 
-    /// The fraction predicted correctly (0 when empty).
+    /// The fraction predicted correctly; NaN when nothing was counted (no sample, no
+    /// accuracy: not 0).
     pub fn accuracy(&self) -> f64 {
         let correct: u64 = (0..self.classes).map(|c| self.count(c, c)).sum();
-        match self.total() {
-            0 => 0.0,
-            total => correct as f64 / total as f64,
-        }
+        correct as f64 / self.total() as f64
     }
 }
 
@@ -93,29 +115,42 @@ impl fmt::Display for ConfusionMatrix {
                 write!(f, "{:>cell$}", self.count(a, p))?;
             }
         }
+        let unanswered: u64 = self.unanswered.iter().sum();
+        if unanswered > 0 {
+            write!(f, "\nno prediction (NaN output): {unanswered}")?;
+        }
         Ok(())
     }
 }
 
-/// The index of the largest entry of each column: the first, on ties; NaN counts as smaller
-/// than everything, so it is never picked over a number.
+/// The index of the largest entry of each column (the first, on ties), or `None` for a column
+/// that holds no number: NaN is never picked, and a column of NaN has no answer.
+///
+/// ```
+/// use typenet::data::argmax_columns;
+/// use typenet::prelude::*;
+/// let out = OMatrix::<f32, Const<2>, Dyn>::from_column_slice(&[0.2, 0.8, f32::NAN, 0.1, f32::NAN, f32::NAN]);
+/// assert_eq!(argmax_columns(&out).collect::<Vec<_>>(), [Some(1), Some(1), None]);
+/// ```
 pub fn argmax_columns<T: Float, const C: usize>(
     outputs: &OMatrix<T, Const<C>, Dyn>,
-) -> impl Iterator<Item = usize> + '_ {
-    let key = |v: T| if v.is_nan() { T::NEG_INFINITY } else { v };
-    outputs.column_iter().map(move |col| {
-        (1..C).fold(0, |best, i| {
-            if key(col[i]) > key(col[best]) {
-                i
-            } else {
-                best
+) -> impl Iterator<Item = Option<usize>> + '_ {
+    outputs.column_iter().map(|col| {
+        (0..C).fold(None, |best: Option<usize>, i| {
+            let v = col[i];
+            match best {
+                _ if v.is_nan() => best,
+                Some(b) if col[b] >= v => best,
+                _ => Some(i),
             }
         })
     })
 }
 
 /// Runs `net` over every sample of `data`, `batch` samples at a time, and counts its
-/// predictions (the largest output) against the labels.
+/// predictions (the largest output) against the labels; a sample whose output is all NaN is
+/// counted as unanswered, a wrong answer. An empty data set is an error (it has no accuracy),
+/// as is a label not below `C`.
 ///
 /// ```
 /// use rand::{rngs::StdRng, SeedableRng};
@@ -137,6 +172,11 @@ where
     OMatrix<T, Const<I>, Dyn>: InputOf<N, Out = OMatrix<T, Const<C>, Dyn>>,
 {
     data.check_labels(C)?;
+    if data.is_empty() {
+        return Err(data.error(DataProblem::InvalidArgument(
+            "the data set is empty: there is no accuracy to measure",
+        )));
+    }
     let mut confusion = ConfusionMatrix::new(C);
     let indices: Vec<usize> = (0..data.len()).collect();
     let mut x = OMatrix::<T, Const<I>, Dyn>::zeros(0);
@@ -144,7 +184,11 @@ where
         data.inputs_into(chunk, &mut x)?;
         let out = <OMatrix<T, Const<I>, Dyn> as InputOf<N>>::as_layer(net).forward(&x);
         for (&i, predicted) in chunk.iter().zip(argmax_columns(&out)) {
-            confusion.record(usize::from(data.labels()[i]), predicted);
+            let actual = usize::from(data.labels()[i]);
+            match predicted {
+                Some(p) => confusion.record(actual, p),
+                None => confusion.record_unanswered(actual),
+            }
         }
     }
     Ok(confusion)

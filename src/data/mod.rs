@@ -26,6 +26,6 @@ mod one_hot;
 
 pub use dataset::Dataset;
 pub use error::{DataError, DataProblem};
-pub use idx::{Images, load_images, load_labels, read_images, read_labels};
+pub use idx::{IdxReader, Images, load_images, load_labels, read_images, read_labels};
 pub use metrics::{ConfusionMatrix, argmax_columns, evaluate};
 pub use one_hot::OneHot;

@@ -125,7 +125,14 @@ fn the_confusion_matrix_counts_and_prints() {
         m.to_string(),
         "true\\pred 0 1 2\n        0 1 1 0\n        1 0 1 0\n        2 1 0 2"
     );
-    assert_eq!(ConfusionMatrix::new(2).accuracy(), 0.0);
+    assert!(
+        ConfusionMatrix::new(2).accuracy().is_nan(),
+        "an empty matrix has no accuracy, not 0"
+    );
+    m.record_unanswered(1);
+    assert_eq!((m.total(), m.unanswered(1)), (7, 1));
+    assert_eq!(m.accuracy(), 4.0 / 7.0, "no prediction is a wrong one");
+    assert!(m.to_string().ends_with("\nno prediction (NaN output): 1"));
 }
 
 #[test]
@@ -139,9 +146,18 @@ fn argmax_picks_the_largest_output_and_never_a_nan() {
         0.0, // a tie goes to the first
         f32::NAN,
         0.1,
-        0.3,
+        0.3, //
+        f32::NAN,
+        f32::NAN,
+        f32::NAN, // no number, no answer
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::NEG_INFINITY, // -inf is a number
     ]);
-    assert_eq!(argmax_columns(&out).collect::<Vec<_>>(), [1, 0, 2]);
+    assert_eq!(
+        argmax_columns(&out).collect::<Vec<_>>(),
+        [Some(1), Some(0), Some(2), None, Some(0)]
+    );
 }
 
 #[test]

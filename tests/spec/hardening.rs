@@ -66,3 +66,27 @@ fn a_training_step_on_targets_of_another_batch_panics_before_it_changes_anything
     assert!(m.starts_with("batch width mismatch"), "{m}");
     assert!(net == before);
 }
+
+#[test]
+fn an_empty_data_set_has_no_accuracy_and_a_nan_output_is_never_right() {
+    use typenet::data::{Dataset, evaluate};
+    type Net = net![Dense<2, 3>, Softmax];
+    let net = Net::random(&mut StdRng::seed_from_u64(0));
+    let empty = Dataset::new("empty", 2, vec![], vec![]).unwrap();
+    let err = evaluate::<Net, f32, 2, 3>(&net, &empty, 10).unwrap_err();
+    assert!(err.to_string().contains("empty"), "{err}");
+    // a network whose every output is NaN answers nothing, whatever the labels
+    let mut broken = net.clone();
+    broken.head.b[0] = f32::NAN;
+    let data = Dataset::new("zeros", 2, vec![0; 6], vec![0, 0, 0]).unwrap();
+    let confusion = evaluate::<Net, f32, 2, 3>(&broken, &data, 2).unwrap();
+    assert_eq!((confusion.total(), confusion.unanswered(0)), (3, 3));
+    assert_eq!(confusion.accuracy(), 0.0, "class 0 is not a NaN's answer");
+}
+
+#[test]
+fn a_data_set_whose_size_overflows_is_an_error_not_a_wrapped_multiplication() {
+    use typenet::data::Dataset;
+    let err = Dataset::new("huge", usize::MAX / 2 + 1, vec![0; 4], vec![0, 1]).unwrap_err();
+    assert!(err.to_string().contains("overflows"), "{err}");
+}

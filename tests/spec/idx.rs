@@ -191,3 +191,56 @@ fn a_missing_file_is_an_error_naming_it() {
     assert_eq!(err.file, "/no/such/dir/train-images-idx3-ubyte");
     assert!(matches!(err.problem, DataProblem::Io(_)));
 }
+
+#[test]
+fn a_gzip_file_that_declares_more_than_the_limit_is_refused_before_its_data_is_read() {
+    use typenet::data::IdxReader;
+    // 13 bytes of header that declare 3 GB of images, and a little compressed data: a
+    // decompression bomb needs only to hold what it declares; the limit stops it at the header
+    let bomb = gzip(&idx(&[3_000_000, 1000, 1], &[0; 4096]));
+    let err = read_images(&bomb[..], "bomb.gz").unwrap_err();
+    assert!(
+        matches!(
+            err.problem,
+            DataProblem::OverLimit {
+                declared: 3_000_000_000,
+                limit: IdxReader::DEFAULT_LIMIT
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("IdxReader::new().limit("), "{err}");
+    // the limit is the caller's: a small one refuses the shipped digits' 7.8 MB...
+    let small = IdxReader::new().limit(1_000_000);
+    let err = small.load_images(IMAGES).unwrap_err();
+    assert!(matches!(err.problem, DataProblem::OverLimit { declared: 7_840_000, .. }));
+    // ...and a data set that really is larger than the default reads with a larger one
+    let file = idx(&[2, 2, 2], &[1, 2, 3, 4, 5, 6, 7, 8]);
+    let exact = IdxReader::new().limit(8).read_images(&file[..], "eight").unwrap();
+    assert_eq!(exact.pixels, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert!(IdxReader::new().limit(7).read_images(&file[..], "eight").is_err());
+}
+
+#[test]
+fn a_gzip_file_of_several_members_reads_in_full() {
+    // `cat header.gz data.gz`: two members, one stream
+    let file = idx(&[3, 2, 2], &(0..12).collect::<Vec<u8>>());
+    let mut two = gzip(&file[..10]);
+    two.extend(gzip(&file[10..]));
+    let images = read_images(&two[..], "two-members.gz").unwrap();
+    assert_eq!(images.pixels, (0..12).collect::<Vec<u8>>());
+    let mut three = gzip(&file[..4]);
+    three.extend(gzip(&file[4..20]));
+    three.extend(gzip(&file[20..]));
+    assert_eq!(read_images(&three[..], "three.gz").unwrap(), images);
+}
+
+#[test]
+fn garbage_after_the_gzip_data_is_an_error() {
+    let file = idx(&[2], &[3, 4]);
+    let mut bytes = gzip(&file);
+    bytes.extend_from_slice(b"trailing garbage");
+    let err = read_labels(&bytes[..], "garbage.gz").unwrap_err();
+    assert!(matches!(err.problem, DataProblem::Io(_)), "{err}");
+    assert!(err.to_string().starts_with("garbage.gz: "), "{err}");
+}
