@@ -48,7 +48,8 @@ fn main() {
         println!("{:?} -> {:.4}", x.as_slice(), net.forward(x)[0]);
     }
     std::fs::write(BAKED, &source).expect("embedded/src/baked.rs is writable");
-    std::fs::write(BLOB, typenet::model_file::to_bytes(&net)).expect("embedded/src/ is writable");
+    let blob = typenet::model_file::to_bytes(&net).expect("trained parameters are finite");
+    std::fs::write(BLOB, blob).expect("embedded/src/ is writable");
     println!(
         "baked {} parameters into {BAKED} ({} bytes of source)",
         net.param_count(),

@@ -120,6 +120,13 @@ const USAGE: &str = "usage: mnist [--data DIR] [--arch 784-100-10|784-50-10|784-
 
 /// Loads the data, trains the chosen architecture, saves and reloads it.
 pub fn run(options: &Options) -> Result<Outcome, Box<dyn Error>> {
+    // where the model goes is checked before any training: not after it
+    let save = &options.save;
+    let cannot_save = |e: &dyn std::fmt::Display| format!("cannot save to {}: {e}", save.display());
+    if let Some(dir) = save.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| cannot_save(&e))?;
+    }
+    model_file::check_save_path(save).map_err(|e| cannot_save(&e))?;
     let (mut train, test) = load(options.data.as_deref())?;
     if let Some(limit) = options.limit {
         train = train.split_at(limit.min(train.len()))?.0;
@@ -308,9 +315,6 @@ where
     println!("confusion matrix (rows: true digit, columns: predicted):\n{confusion}");
     println!("total time: {:.2} s", start.elapsed().as_secs_f64());
 
-    if let Some(dir) = options.save.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     model_file::save(&*net, &options.save)?;
     let mut reloaded = build::zeros_boxed::<N>();
     model_file::load(&mut *reloaded, &options.save)?;

@@ -115,7 +115,11 @@ impl Dataset {
     ) -> Result<Self, DataError> {
         let (images, labels) = (images.as_ref(), labels.as_ref());
         let name = format!("{} + {}", images.display(), labels.display());
-        Self::from_idx(name, reader.load_images(images)?, reader.load_labels(labels)?)
+        Self::from_idx(
+            name,
+            reader.load_images(images)?,
+            reader.load_labels(labels)?,
+        )
     }
 
     /// The name used in error messages.

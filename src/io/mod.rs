@@ -4,6 +4,8 @@
 //! ([`Params`](crate::Params)); baking also needs [`bake::Bake`], which typenet's layers
 //! implement.
 
+#[cfg(feature = "std")]
+mod atomic_file;
 pub mod bake;
 pub mod model_file;
 #[cfg(feature = "pytorch")]

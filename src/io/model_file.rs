@@ -39,7 +39,7 @@
 
 use core::fmt;
 
-use crate::core::{Float, Params};
+use crate::core::{Float, Params, TensorInfo};
 
 const MAGIC: &[u8; 8] = b"TYPENET\0";
 /// The format version this crate writes and reads.
@@ -67,6 +67,14 @@ pub enum BlobError {
         /// The bytes needed ([`encoded_len`]).
         needed: usize,
     },
+    /// A parameter is NaN or infinite: a network holding one is not saved, and a file holding
+    /// one is not loaded.
+    NonFinite {
+        /// The tensor it is in.
+        tensor: TensorInfo,
+        /// Its index in the tensor (column-major).
+        index: usize,
+    },
 }
 
 impl fmt::Display for BlobError {
@@ -87,6 +95,14 @@ impl fmt::Display for BlobError {
                 write!(
                     f,
                     "the buffer is too small for the model file ({needed} bytes needed)"
+                )
+            }
+            BlobError::NonFinite { tensor, index } => {
+                let (row, col) = tensor.position(*index);
+                write!(
+                    f,
+                    "parameter [{row}, {col}] of {tensor} is not finite (NaN or infinite): \
+                     model files hold finite parameters only"
                 )
             }
         }
@@ -114,9 +130,24 @@ pub fn encoded_len<N: Params<T>, T: Float>(net: &N) -> usize {
     36 + signature_len::<N, T>() + net.param_count() * core::mem::size_of::<T>()
 }
 
+/// The first parameter of `net` that is not finite, if any.
+fn first_non_finite<N: Params<T>, T: Float>(net: &N) -> Option<BlobError> {
+    net.tensors().find_map(|t| {
+        let index = t.data.iter().position(|v| !v.is_finite())?;
+        Some(BlobError::NonFinite {
+            tensor: t.info,
+            index,
+        })
+    })
+}
+
 /// Writes `net` in the model file format into the start of `buf`; returns the number of bytes
-/// written, or [`BlobError::BufferTooSmall`].
+/// written, [`BlobError::BufferTooSmall`], or [`BlobError::NonFinite`] for a network with a NaN
+/// or infinite parameter (nothing is written then).
 pub fn encode_into<N: Params<T>, T: Float>(net: &N, buf: &mut [u8]) -> Result<usize, BlobError> {
+    if let Some(e) = first_non_finite(net) {
+        return Err(e);
+    }
     let needed = encoded_len(net);
     if buf.len() < needed {
         return Err(BlobError::BufferTooSmall { needed });
@@ -164,7 +195,9 @@ struct Parsed<'a> {
     body: &'a [u8],
 }
 
-fn parse(bytes: &[u8]) -> Result<Parsed<'_>, BlobError> {
+/// The header of model-file bytes (magic, version, scalar size, signature, parameter count),
+/// and a reader at the parameters.
+fn parse_header(bytes: &[u8]) -> Result<(Parsed<'_>, Reader<'_>), BlobError> {
     let mut r = Reader { bytes, at: 0 };
     if r.take(8)? != MAGIC {
         return Err(BlobError::BadMagic);
@@ -177,6 +210,32 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>, BlobError> {
     let sig_len = r.u32()? as usize;
     let signature = r.take(sig_len)?;
     let count = r.u64()?;
+    let header = Parsed {
+        scalar_size,
+        signature,
+        count,
+        body: &[],
+    };
+    Ok((header, r))
+}
+
+/// Whether a file with this header holds parameters for a network of type `N`.
+fn header_fits<N: Params<T>, T: Float>(header: &Parsed<'_>, net: &N) -> bool {
+    header.scalar_size == core::mem::size_of::<T>()
+        && signature_is::<N, T>(header.signature)
+        && header.count == net.param_count() as u64
+}
+
+fn parse(bytes: &[u8]) -> Result<Parsed<'_>, BlobError> {
+    let (
+        Parsed {
+            scalar_size,
+            signature,
+            count,
+            ..
+        },
+        mut r,
+    ) = parse_header(bytes)?;
     let body_len = usize::try_from(count)
         .ok()
         .and_then(|c| c.checked_mul(scalar_size))
@@ -220,23 +279,32 @@ fn signature_is<N: Params<T>, T: Float>(bytes: &[u8]) -> bool {
 }
 
 /// Reads the parameters of `net` from model-file bytes (a file read into memory, or a blob
-/// from `include_bytes!`). Everything is checked — magic, version, scalar, signature, length
-/// and checksum — before the first parameter is written, so on error `net` is unchanged. Needs
-/// neither `std` nor a heap.
+/// from `include_bytes!`). Everything is checked — magic, version, scalar, signature, length,
+/// checksum, and that every parameter is finite — before the first parameter is written, so
+/// on error `net` is unchanged. Needs neither `std` nor a heap.
 pub fn decode_into<N: Params<T>, T: Float>(net: &mut N, bytes: &[u8]) -> Result<(), BlobError> {
     let parsed = parse(bytes)?;
     let size = core::mem::size_of::<T>();
-    if parsed.scalar_size != size
-        || !signature_is::<N, T>(parsed.signature)
-        || parsed.count != net.param_count() as u64
-    {
+    if !header_fits(&parsed, net) {
         return Err(BlobError::SignatureMismatch);
     }
-    let mut values = parsed.body.chunks_exact(size).map(|b| {
-        let mut a = [0u8; 8];
-        a[..size].copy_from_slice(b);
-        T::from_raw_bits(u64::from_le_bytes(a))
-    });
+    let values = || {
+        parsed.body.chunks_exact(size).map(|b| {
+            let mut a = [0u8; 8];
+            a[..size].copy_from_slice(b);
+            T::from_raw_bits(u64::from_le_bytes(a))
+        })
+    };
+    let mut all = values();
+    for t in net.tensors() {
+        if let Some(index) = all.by_ref().take(t.data.len()).position(|v| !v.is_finite()) {
+            return Err(BlobError::NonFinite {
+                tensor: t.info,
+                index,
+            });
+        }
+    }
+    let mut values = values();
     for t in net.tensors_mut() {
         for (p, v) in t.data.iter_mut().zip(values.by_ref()) {
             *p = v;
@@ -263,6 +331,12 @@ pub enum ModelError {
         /// The signature of the network it was loaded into.
         expected: String,
     },
+    /// The file is longer than a model file of the network it is loaded into (whose length
+    /// its type fixes): only that much, and one byte more, was read.
+    TooLarge {
+        /// The length of a model file of the network.
+        expected: usize,
+    },
 }
 
 #[cfg(feature = "std")]
@@ -275,6 +349,11 @@ impl fmt::Display for ModelError {
                 f,
                 "model file holds a network of type [{file}], not [{expected}]"
             ),
+            ModelError::TooLarge { expected } => write!(
+                f,
+                "the file is longer than a model file of this network ({expected} bytes): \
+                 not a model file of it"
+            ),
         }
     }
 }
@@ -285,7 +364,7 @@ impl std::error::Error for ModelError {
         match self {
             ModelError::Io(e) => Some(e),
             ModelError::Format(e) => Some(e),
-            ModelError::SignatureMismatch { .. } => None,
+            ModelError::SignatureMismatch { .. } | ModelError::TooLarge { .. } => None,
         }
     }
 }
@@ -297,7 +376,8 @@ impl ModelError {
     fn of<N: Params<T>, T: Float>(e: BlobError, bytes: &[u8]) -> Self {
         match e {
             BlobError::SignatureMismatch => {
-                let parsed = parse(bytes).expect("a signature mismatch is found after parsing");
+                let (parsed, _) =
+                    parse_header(bytes).expect("a signature mismatch is found after parsing");
                 let mut file = String::from_utf8_lossy(parsed.signature).into_owned();
                 if parsed.scalar_size != core::mem::size_of::<T>() {
                     file = format!("{file} ({}-byte scalars)", parsed.scalar_size);
@@ -328,13 +408,14 @@ pub fn signature<N: Params<T>, T: Float>() -> alloc::string::String {
     s
 }
 
-/// The model file of `net`, as bytes.
+/// The model file of `net`, as bytes, or [`BlobError::NonFinite`] if a parameter is NaN or
+/// infinite.
 #[cfg(feature = "alloc")]
-pub fn to_bytes<N: Params<T>, T: Float>(net: &N) -> alloc::vec::Vec<u8> {
+pub fn to_bytes<N: Params<T>, T: Float>(net: &N) -> Result<alloc::vec::Vec<u8>, BlobError> {
     let mut out = alloc::vec![0u8; encoded_len(net)];
-    let n = encode_into(net, &mut out).expect("the buffer has the encoded length");
+    let n = encode_into(net, &mut out)?;
     out.truncate(n);
-    out
+    Ok(out)
 }
 
 /// Reads the parameters of `net` from a model file's bytes, as [`decode_into`] does, with an
@@ -346,7 +427,7 @@ pub fn to_bytes<N: Params<T>, T: Float>(net: &N) -> alloc::vec::Vec<u8> {
 /// use typenet::model_file::{from_bytes, to_bytes};
 /// type Net = net![Dense<3, 4>, Tanh, Dense<4, 2>];
 /// let net = Net::random(&mut StdRng::seed_from_u64(1));
-/// let bytes = to_bytes(&net);
+/// let bytes = to_bytes(&net)?;
 /// let mut copy = Net::zeros();
 /// from_bytes(&mut copy, &bytes).unwrap();
 /// assert_eq!(copy, net);
@@ -358,44 +439,75 @@ pub fn to_bytes<N: Params<T>, T: Float>(net: &N) -> alloc::vec::Vec<u8> {
 ///     "model file holds a network of type [Dense<3, 4, f32>, Tanh, Dense<4, 2, f32>], \
 ///      not [Dense<3, 5, f32>, Tanh, Dense<5, 2, f32>]"
 /// );
+/// # Ok::<(), typenet::model_file::BlobError>(())
 /// ```
 #[cfg(feature = "std")]
 pub fn from_bytes<N: Params<T>, T: Float>(net: &mut N, bytes: &[u8]) -> Result<(), ModelError> {
     decode_into(net, bytes).map_err(|e| ModelError::of::<N, T>(e, bytes))
 }
 
-/// Saves `net` to `path` atomically: the file is written under a temporary name in the same
-/// directory and renamed over `path` only when complete, so a crash never leaves a partial
-/// model file behind.
+/// Saves `net` to `path` atomically, so that whatever happens a reader finds the old model or
+/// the new one, whole:
+///
+/// - the bytes go to a new file in the same directory, under a name no other save uses (this
+///   process's id and a counter), created exclusively: a file or link already at that name is
+///   never opened, let alone followed;
+/// - the file is synced, renamed over `path`, and the directory synced;
+/// - on any error the temporary file is removed and the old model is as it was.
+///
+/// Saving over a symbolic link replaces the link itself with the model file (its target is
+/// left alone); saving over a read-only file replaces it (whether a file may be replaced is
+/// the directory's to say, as for any atomic write). A network with a NaN or infinite
+/// parameter is not saved: [`ModelError::Format`] with [`BlobError::NonFinite`] names it.
 #[cfg(feature = "std")]
 pub fn save<N: Params<T>, T: Float>(
     net: &N,
     path: impl AsRef<std::path::Path>,
 ) -> Result<(), ModelError> {
-    let path = path.as_ref();
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&to_bytes(net))?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        ModelError::Io(e)
+    let bytes = to_bytes(net).map_err(ModelError::Format)?;
+    super::atomic_file::write_atomically(path.as_ref(), |file| {
+        std::io::Write::write_all(file, &bytes)
     })
+    .map_err(ModelError::Io)
+}
+
+/// Whether [`save`] could write a model at `path`: its directory exists and takes a new file
+/// (one is made and removed at once). A training program calls it before it trains, so as
+/// not to learn after hours that its model has nowhere to go.
+///
+/// ```
+/// let dir = std::env::temp_dir();
+/// assert!(typenet::model_file::check_save_path(dir.join("model.typenet")).is_ok());
+/// assert!(typenet::model_file::check_save_path("/no/such/directory/model.typenet").is_err());
+/// ```
+#[cfg(feature = "std")]
+pub fn check_save_path(path: impl AsRef<std::path::Path>) -> Result<(), ModelError> {
+    super::atomic_file::check_writable(path.as_ref()).map_err(ModelError::Io)
 }
 
 /// Loads the parameters of `net` from the model file at `path`; on error `net` is unchanged.
+///
+/// The length of a model file is fixed by the network's type ([`encoded_len`]): at most that
+/// and one more byte is read, and what is not a regular file (a device such as `/dev/zero`, a
+/// named pipe, a directory) is refused before it is opened, so loading never waits or fills
+/// memory on what is not a model file.
 #[cfg(feature = "std")]
 pub fn load<N: Params<T>, T: Float>(
     net: &mut N,
     path: impl AsRef<std::path::Path>,
 ) -> Result<(), ModelError> {
-    let bytes = std::fs::read(path).map_err(ModelError::Io)?;
+    let expected = encoded_len(net);
+    let bytes =
+        super::atomic_file::read_bounded(path.as_ref(), expected as u64).map_err(ModelError::Io)?;
+    if bytes.len() > expected {
+        // a model of another network is the likelier reason, and the clearer one to give
+        if let Ok((header, _)) = parse_header(&bytes)
+            && !header_fits(&header, net)
+        {
+            return Err(ModelError::of::<N, T>(BlobError::SignatureMismatch, &bytes));
+        }
+        return Err(ModelError::TooLarge { expected });
+    }
     from_bytes(net, &bytes)
 }
 

@@ -25,7 +25,7 @@ fn the_committed_blob_is_the_trained_network_in_the_model_file_format() {
     let (trained, _) = example::train();
     let committed = std::fs::read(example::BLOB).unwrap();
     assert!(
-        committed == typenet::model_file::to_bytes(&trained),
+        committed == typenet::model_file::to_bytes(&trained).unwrap(),
         "embedded/src/xor.typenet is stale"
     );
     let mut net = xor::Net::zeros();

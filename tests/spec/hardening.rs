@@ -90,3 +90,228 @@ fn a_data_set_whose_size_overflows_is_an_error_not_a_wrapped_multiplication() {
     let err = Dataset::new("huge", usize::MAX / 2 + 1, vec![0; 4], vec![0, 1]).unwrap_err();
     assert!(err.to_string().contains("overflows"), "{err}");
 }
+
+mod model_files {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use rand::{SeedableRng, rngs::StdRng};
+    use typenet::model_file::{self, BlobError, ModelError};
+    use typenet::prelude::*;
+
+    use crate::support::TempDir;
+
+    type Net = net![Dense<6, 5>, Tanh, Dense<5, 3>];
+
+    fn nets(count: u64) -> Vec<Net> {
+        (0..count)
+            .map(|seed| Net::random(&mut StdRng::seed_from_u64(seed)))
+            .collect()
+    }
+
+    #[test]
+    fn concurrent_saves_and_loads_of_one_path_see_whole_models_only() {
+        let dir = TempDir::new("concurrent-saves");
+        let path = dir.join("model.typenet");
+        let candidates = nets(8);
+        model_file::save(&candidates[0], &path).unwrap();
+        let stop = AtomicBool::new(false);
+        let (saves, loads) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        std::thread::scope(|s| {
+            for net in &candidates {
+                let (path, stop, saves) = (&path, &stop, &saves);
+                s.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        model_file::save(net, path).expect("no save fails");
+                        saves.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+            for _ in 0..4 {
+                let (path, stop, loads, candidates) = (&path, &stop, &loads, &candidates);
+                s.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let mut net = Net::zeros();
+                        model_file::load(&mut net, path).expect("every load is whole");
+                        assert!(candidates.contains(&net), "a model that was saved");
+                        loads.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+            std::thread::sleep(Duration::from_millis(600));
+            stop.store(true, Ordering::Relaxed);
+        });
+        assert!(saves.into_inner() > 8 && loads.into_inner() > 4);
+        let left: Vec<_> = std::fs::read_dir(dir.join("")).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file is left behind: {left:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saving_over_a_link_replaces_the_link_and_over_a_read_only_file_replaces_the_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new("link-and-read-only");
+        let [a, b] = [nets(1).remove(0), nets(2).remove(1)];
+        let target = dir.join("target.typenet");
+        model_file::save(&a, &target).unwrap();
+        let link = dir.join("link.typenet");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        model_file::save(&b, &link).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link).unwrap().is_file(),
+            "the link is replaced"
+        );
+        let mut loaded = Net::zeros();
+        model_file::load(&mut loaded, &target).unwrap();
+        assert!(loaded == a, "and its target is left alone");
+        model_file::load(&mut loaded, &link).unwrap();
+        assert!(loaded == b);
+
+        let read_only = dir.join("read-only.typenet");
+        model_file::save(&a, &read_only).unwrap();
+        std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o444)).unwrap();
+        model_file::save(&b, &read_only).unwrap();
+        model_file::load(&mut loaded, &read_only).unwrap();
+        assert!(
+            loaded == b,
+            "replaced: the directory decides, as for any atomic write"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn loading_from_a_device_or_a_named_pipe_is_refused_at_once() {
+        let dir = TempDir::new("not-files");
+        let mut net = Net::zeros();
+        let err = model_file::load(&mut net, "/dev/zero").unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let fifo = dir.join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            // opening a named pipe for reading would wait for a writer: the load must not
+            let (tx, rx) = std::sync::mpsc::channel();
+            let path = fifo.clone();
+            std::thread::spawn(move || {
+                let mut net = Net::zeros();
+                let _ = tx.send(model_file::load(&mut net, &path).map_err(|e| e.to_string()));
+            });
+            let result = rx.recv_timeout(Duration::from_secs(10)).expect("no hang");
+            assert!(result.unwrap_err().contains("not a regular file"));
+        }
+        assert!(net == Net::zeros());
+    }
+
+    #[test]
+    fn a_file_longer_than_the_networks_model_is_refused_with_the_reason() {
+        let dir = TempDir::new("too-long");
+        let net = nets(1).remove(0);
+        let path = dir.join("model.typenet");
+        let mut bytes = model_file::to_bytes(&net).unwrap();
+        bytes.extend_from_slice(&[0; 1000]);
+        std::fs::write(&path, &bytes).unwrap();
+        let mut loaded = Net::zeros();
+        let err = model_file::load(&mut loaded, &path).unwrap_err();
+        assert!(matches!(err, ModelError::TooLarge { expected } if expected == bytes.len() - 1000));
+        // a larger network's model: the signature is the reason given
+        type Wide = net![Dense<6, 50>, Tanh, Dense<50, 3>];
+        model_file::save(&Wide::random(&mut StdRng::seed_from_u64(3)), &path).unwrap();
+        let err = model_file::load(&mut loaded, &path).unwrap_err();
+        assert!(matches!(err, ModelError::SignatureMismatch { .. }), "{err}");
+        assert!(loaded == Net::zeros());
+    }
+
+    #[test]
+    fn non_finite_parameters_are_neither_saved_nor_loaded() {
+        let dir = TempDir::new("non-finite");
+        let path = dir.join("model.typenet");
+        let good = nets(1).remove(0);
+        model_file::save(&good, &path).unwrap();
+        for bad_value in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut bad = good.clone();
+            bad.tail.tail.w[(2, 1)] = bad_value;
+            let err = model_file::save(&bad, &path).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "parameter [2, 1] of layer 2 (Dense) weight [3x5] is not finite (NaN or \
+                 infinite): model files hold finite parameters only"
+            );
+            let mut loaded = Net::zeros();
+            model_file::load(&mut loaded, &path).unwrap();
+            assert!(loaded == good, "the old model is intact");
+            // a file that holds one (written by hand, checksum and all) does not load
+            let bytes = blob_with_every_parameter(&good, bad_value);
+            let mut target = Net::zeros();
+            let err = model_file::from_bytes(&mut target, &bytes).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ModelError::Format(BlobError::NonFinite { index: 0, .. })
+                ),
+                "{err}"
+            );
+            assert!(target == Net::zeros());
+        }
+    }
+
+    /// The model file of `net` with every parameter replaced by `value`, with a valid checksum.
+    fn blob_with_every_parameter(net: &Net, value: f32) -> Vec<u8> {
+        let mut bytes = model_file::to_bytes(net).unwrap();
+        let params = Params::<f32>::param_count(net);
+        let body = bytes.len() - 8 - 4 * params;
+        for chunk in bytes[body..body + 4 * params].chunks_exact_mut(4) {
+            chunk.copy_from_slice(&value.to_le_bytes());
+        }
+        let end = bytes.len() - 8;
+        let checksum = bytes[..end].iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        bytes[end..].copy_from_slice(&checksum.to_le_bytes());
+        bytes
+    }
+
+    /// With `TYPENET_SAVE_LOOP=<path>` in its environment, this test saves models at `path`
+    /// until it is killed: the child process of the test below.
+    #[test]
+    fn saves_in_a_loop_when_asked_to() {
+        let Some(path) = std::env::var_os("TYPENET_SAVE_LOOP") else {
+            return;
+        };
+        let candidates = nets(4);
+        for net in candidates.iter().cycle() {
+            model_file::save(net, &path).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_process_killed_mid_save_leaves_a_whole_model() {
+        let dir = TempDir::new("killed");
+        let path = dir.join("model.typenet");
+        let candidates = nets(4);
+        model_file::save(&candidates[0], &path).unwrap();
+        let exe = std::env::current_exe().unwrap();
+        for round in 0..6u64 {
+            let mut child = std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "hardening::model_files::saves_in_a_loop_when_asked_to",
+                    "--test-threads=1",
+                ])
+                .env("TYPENET_SAVE_LOOP", &path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let started = Instant::now();
+            std::thread::sleep(Duration::from_millis(40 + 37 * round));
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let mut loaded = Net::zeros();
+            model_file::load(&mut loaded, &path).unwrap();
+            assert!(
+                candidates.contains(&loaded),
+                "round {round}, killed after {:?}",
+                started.elapsed()
+            );
+        }
+    }
+}

@@ -213,12 +213,26 @@ fn a_gzip_file_that_declares_more_than_the_limit_is_refused_before_its_data_is_r
     // the limit is the caller's: a small one refuses the shipped digits' 7.8 MB...
     let small = IdxReader::new().limit(1_000_000);
     let err = small.load_images(IMAGES).unwrap_err();
-    assert!(matches!(err.problem, DataProblem::OverLimit { declared: 7_840_000, .. }));
+    assert!(matches!(
+        err.problem,
+        DataProblem::OverLimit {
+            declared: 7_840_000,
+            ..
+        }
+    ));
     // ...and a data set that really is larger than the default reads with a larger one
     let file = idx(&[2, 2, 2], &[1, 2, 3, 4, 5, 6, 7, 8]);
-    let exact = IdxReader::new().limit(8).read_images(&file[..], "eight").unwrap();
+    let exact = IdxReader::new()
+        .limit(8)
+        .read_images(&file[..], "eight")
+        .unwrap();
     assert_eq!(exact.pixels, [1, 2, 3, 4, 5, 6, 7, 8]);
-    assert!(IdxReader::new().limit(7).read_images(&file[..], "eight").is_err());
+    assert!(
+        IdxReader::new()
+            .limit(7)
+            .read_images(&file[..], "eight")
+            .is_err()
+    );
 }
 
 #[test]

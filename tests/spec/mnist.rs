@@ -132,3 +132,20 @@ fn a_bad_data_directory_is_an_error_naming_the_file() {
     let err = run(&with_data(dir.clone())).unwrap_err().to_string();
     assert!(err.contains("label 12"), "{err}");
 }
+
+#[test]
+fn a_save_path_that_cannot_be_written_is_refused_before_any_training() {
+    let temp = TempDir::new("mnist-bad-save");
+    let not_a_dir = temp.join("a-file");
+    std::fs::write(&not_a_dir, b"in the way").unwrap();
+    let options = Options {
+        save: not_a_dir.join("model.typenet"),
+        // a data directory that does not exist: the save path is checked before the data is
+        // even read, so that is not the error reported
+        data: Some(temp.join("no-such-data")),
+        ..quick(1, &temp)
+    };
+    let err = run(&options).unwrap_err().to_string();
+    assert!(err.starts_with("cannot save to "), "{err}");
+    assert!(err.contains("a-file"), "{err}");
+}

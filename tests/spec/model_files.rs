@@ -51,7 +51,7 @@ fn saving_leaves_no_temporary_file_behind_and_replaces_an_old_file_whole() {
 #[test]
 fn the_header_records_version_scalar_and_signature() {
     let net = Net64::zeros();
-    let bytes = to_bytes(&net);
+    let bytes = to_bytes(&net).unwrap();
     assert_eq!(&bytes[..8], b"TYPENET\0");
     assert_eq!(
         u32::from_le_bytes(bytes[8..12].try_into().unwrap()),
@@ -68,7 +68,7 @@ fn the_header_records_version_scalar_and_signature() {
 
 #[test]
 fn loading_into_another_network_type_names_both_signatures_and_changes_nothing() {
-    let bytes = to_bytes(&Net32::random(&mut StdRng::seed_from_u64(2)));
+    let bytes = to_bytes(&Net32::random(&mut StdRng::seed_from_u64(2))).unwrap();
     let mut other =
         <net![Dense<5, 7>, Relu, Dense<7, 3>, Softmax]>::random(&mut StdRng::seed_from_u64(3));
     let before = other.clone();
@@ -89,7 +89,7 @@ fn loading_into_another_network_type_names_both_signatures_and_changes_nothing()
 
 #[test]
 fn an_f32_file_does_not_load_into_an_f64_network() {
-    let bytes = to_bytes(&Net32::random(&mut StdRng::seed_from_u64(4)));
+    let bytes = to_bytes(&Net32::random(&mut StdRng::seed_from_u64(4))).unwrap();
     let mut net = Net64::zeros();
     assert!(matches!(
         from_bytes(&mut net, &bytes),
@@ -101,7 +101,7 @@ fn an_f32_file_does_not_load_into_an_f64_network() {
 #[test]
 fn truncated_corrupt_and_foreign_files_are_errors_and_change_nothing() {
     let original = Net32::random(&mut StdRng::seed_from_u64(5));
-    let bytes = to_bytes(&original);
+    let bytes = to_bytes(&original).unwrap();
     let mut net = Net32::random(&mut StdRng::seed_from_u64(6));
     let before = net.clone();
 

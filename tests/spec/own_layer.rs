@@ -148,7 +148,7 @@ fn model_files_save_and_load_it_under_a_signature_of_its_name_and_shape() {
         typenet::model_file::signature::<Net, f64>(),
         "Dense<3, 4, f64>, Scale<4x1, f64>, Tanh, Dense<4, 2, f64>"
     );
-    let bytes = typenet::model_file::to_bytes(&net);
+    let bytes = typenet::model_file::to_bytes(&net).unwrap();
     let mut copy = Net::zeros();
     typenet::model_file::from_bytes(&mut copy, &bytes).unwrap();
     assert!(copy == net);
