@@ -62,6 +62,20 @@ pub enum ImportError {
         /// Its element type.
         dtype: String,
     },
+    /// A value of a tensor is NaN or infinite (in the file, or once converted to the network's
+    /// scalar: an `f64` beyond `f32`'s range).
+    NonFinite {
+        /// The tensor's name.
+        name: String,
+        /// The value's index in the file's (row-major) order.
+        index: usize,
+    },
+    /// The file's header names a tensor twice (a JSON object with a repeated key, which
+    /// readers would resolve differently).
+    DuplicateName {
+        /// The name.
+        name: String,
+    },
 }
 
 impl fmt::Display for ImportError {
@@ -84,6 +98,14 @@ impl fmt::Display for ImportError {
                 f,
                 "tensor `{name}` has element type {dtype}; only F32 and F64 are supported"
             ),
+            ImportError::NonFinite { name, index } => write!(
+                f,
+                "tensor `{name}` holds a value that is not finite (NaN or infinite, or beyond \
+                 the network's scalar) at index {index}"
+            ),
+            ImportError::DuplicateName { name } => {
+                write!(f, "the file's header names tensor `{name}` twice")
+            }
         }
     }
 }
@@ -104,7 +126,9 @@ fn torch_name(prefix: &str, info: &TensorInfo) -> (String, Vec<usize>) {
 /// Imports the parameters of `net` from the bytes of a safetensors file written from a
 /// PyTorch `state_dict` (names `"0.weight"`, `"0.bias"`, …, each preceded by `prefix`, e.g.
 /// `"model."`, or `""`). Every tensor of the network must be in the file with its exact
-/// shape, and every tensor of the file must have a place in the network.
+/// shape, and every tensor of the file must have a place in the network. Every value must be
+/// finite in the network's scalar, and the header must name each tensor once. Nothing is
+/// written into `net` unless every check passes.
 ///
 /// ```no_run
 /// use typenet::prelude::*;
@@ -120,8 +144,13 @@ where
     T: Float,
 {
     let file = SafeTensors::deserialize(bytes).map_err(|e| ImportError::Invalid(e.to_string()))?;
-    // Check everything first.
+    if let Some(name) = repeated_name(bytes)? {
+        return Err(ImportError::DuplicateName { name });
+    }
+    // Check everything first, and convert: PyTorch's [O, I] row-major into nalgebra's O x I
+    // column-major, in the network's scalar.
     let mut wanted = Vec::new();
+    let mut converted: Vec<Vec<T>> = Vec::new();
     for t in net.tensors() {
         let (name, shape) = torch_name(prefix, &t.info);
         let view = file
@@ -134,12 +163,35 @@ where
                 found: view.shape().to_vec(),
             });
         }
-        if !matches!(view.dtype(), Dtype::F32 | Dtype::F64) {
-            return Err(ImportError::UnsupportedDtype {
-                name,
-                dtype: format!("{:?}", view.dtype()),
-            });
+        let values: Vec<f64> = match view.dtype() {
+            Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                .collect(),
+            Dtype::F64 => view
+                .data()
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect(),
+            other => {
+                return Err(ImportError::UnsupportedDtype {
+                    name,
+                    dtype: format!("{other:?}"),
+                });
+            }
+        };
+        if let Some(index) = values.iter().position(|&v| !T::of_f64(v).is_finite()) {
+            return Err(ImportError::NonFinite { name, index });
         }
+        let (rows, cols) = (t.info.rows, t.info.cols);
+        let mut column_major = vec![T::zero(); rows * cols];
+        for r in 0..rows {
+            for c in 0..cols {
+                column_major[c * rows + r] = T::of_f64(values[r * cols + c]);
+            }
+        }
+        converted.push(column_major);
         wanted.push(name);
     }
     let mut names: Vec<String> = file.names().into_iter().map(String::from).collect();
@@ -147,27 +199,48 @@ where
     if let Some(extra) = names.into_iter().find(|n| !wanted.contains(n)) {
         return Err(ImportError::Unexpected { name: extra });
     }
-    // Then copy: PyTorch's [O, I] row-major into nalgebra's O x I column-major.
-    for (t, name) in net.tensors_mut().zip(&wanted) {
-        let view = file.tensor(name).expect("checked above");
-        let values: Vec<f64> = match view.dtype() {
-            Dtype::F32 => view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
-                .collect(),
-            _ => view
-                .data()
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
-                .collect(),
-        };
-        let (rows, cols) = (t.info.rows, t.info.cols);
-        for r in 0..rows {
-            for c in 0..cols {
-                t.data[c * rows + r] = T::of_f64(values[r * cols + c]);
-            }
-        }
+    // Then copy.
+    for (t, values) in net.tensors_mut().zip(converted) {
+        t.data.copy_from_slice(&values);
     }
     Ok(())
+}
+
+/// The first tensor name the header of the safetensors file `bytes` gives twice, if any. (The
+/// `safetensors` crate reads the header into a map, where a repeated key silently replaces the
+/// first.) Call it on bytes that `SafeTensors::deserialize` accepted.
+fn repeated_name(bytes: &[u8]) -> Result<Option<String>, ImportError> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct FirstRepeated;
+    impl<'de> Visitor<'de> for FirstRepeated {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a safetensors header: a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if !seen.insert(key.clone()) {
+                    return Ok(Some(key));
+                }
+            }
+            Ok(None)
+        }
+    }
+
+    let invalid = |why: String| ImportError::Invalid(why);
+    let len = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| invalid("no header length".into()))?;
+    let header = bytes
+        .get(8..)
+        .and_then(|rest| rest.get(..len))
+        .ok_or_else(|| invalid("the header is cut short".into()))?;
+    serde_json::Deserializer::from_slice(header)
+        .deserialize_map(FirstRepeated)
+        .map_err(|e| invalid(e.to_string()))
 }

@@ -200,3 +200,72 @@ fn unsupported_dtypes_and_garbage_are_errors() {
         Err(ImportError::Invalid(_))
     ));
 }
+
+#[test]
+fn non_finite_values_are_refused_and_change_nothing() {
+    let good = torch_tensors();
+    for (bad, what) in [(f32::NAN, "NaN"), (f32::INFINITY, "infinity")] {
+        let mut tensors = good.clone();
+        tensors[2].2[4 * 7..4 * 8].copy_from_slice(&bad.to_le_bytes()); // 2.weight, index 7
+        let entries: Vec<_> = tensors
+            .iter()
+            .map(|(n, s, d)| (*n, Dtype::F32, s.clone(), &d[..]))
+            .collect();
+        let mut net = Torch::zeros();
+        let err = load_safetensors(&mut net, &file(&entries), "").unwrap_err();
+        assert_eq!(
+            err,
+            ImportError::NonFinite {
+                name: "2.weight".into(),
+                index: 7
+            },
+            "{what}"
+        );
+        assert!(net == Torch::zeros(), "{what}: nothing written");
+    }
+    // finite in the file, not in the network's scalar: an f64 beyond f32's range
+    let mut tensors = good.clone();
+    let big: Vec<u8> = (0..2).flat_map(|_| 1e39f64.to_le_bytes()).collect();
+    tensors[3] = ("2.bias", vec![2], big);
+    let entries: Vec<_> = tensors
+        .iter()
+        .map(|(n, s, d)| {
+            let dtype = if *n == "2.bias" {
+                Dtype::F64
+            } else {
+                Dtype::F32
+            };
+            (*n, dtype, s.clone(), &d[..])
+        })
+        .collect();
+    let mut net = Torch::zeros();
+    let err = load_safetensors(&mut net, &file(&entries), "").unwrap_err();
+    assert!(matches!(err, ImportError::NonFinite { ref name, index: 0 } if name == "2.bias"));
+    let mut net64 = <net![Dense<3, 5, f64>, Tanh, Dense<5, 2, f64>]>::zeros();
+    load_safetensors(&mut net64, &file(&entries), "").unwrap();
+    assert_eq!(net64.tail.tail.b[0], 1e39, "an f64 network takes it");
+}
+
+#[test]
+fn a_header_that_names_a_tensor_twice_is_refused() {
+    // the same entry twice: the safetensors crate's map keeps one and accepts the file
+    let data: Vec<u8> = (0..2).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    let entry = r#"{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#;
+    let header = format!(r#"{{"2.bias":{entry},"2.bias":{entry}}}"#);
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&data);
+    assert!(safetensors::SafeTensors::deserialize(&bytes).is_ok());
+    let mut layer = Dense::<5, 2>::zeros();
+    let err = load_safetensors(&mut layer, &bytes, "").unwrap_err();
+    assert_eq!(
+        err,
+        ImportError::DuplicateName {
+            name: "2.bias".into()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "the file's header names tensor `2.bias` twice"
+    );
+}
