@@ -29,7 +29,13 @@ impl fmt::Display for HyperparameterError {
             value,
             requirement,
         } = self;
-        write!(f, "invalid {name} {value}: must be {requirement}")
+        // very large and very small values in scientific notation: `1e39`, not forty digits
+        let magnitude = value.abs();
+        if magnitude != 0.0 && (magnitude >= 1e16 || magnitude < 1e-5) {
+            write!(f, "invalid {name} {value:e}: must be {requirement}")
+        } else {
+            write!(f, "invalid {name} {value}: must be {requirement}")
+        }
     }
 }
 

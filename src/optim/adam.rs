@@ -151,6 +151,14 @@ impl<N, S> Adam<N, S> {
 impl<T: Float, N: Params<T>, S: BorrowMut<N>> Optimizer<N, T> for Adam<N, S> {
     super::learning_rate_methods!();
 
+    fn check(&self) -> Result<(), HyperparameterError> {
+        super::positive_in::<T>("learning rate", self.lr)?;
+        super::positive_in::<T>("epsilon", self.eps)?;
+        super::below_one_in::<T>("beta1", self.beta1)?;
+        super::below_one_in::<T>("beta2", self.beta2)?;
+        super::finite_in::<T>("weight decay", self.weight_decay)
+    }
+
     fn update(&mut self, net: &mut N, grad: &N) {
         self.t = self.t.saturating_add(1);
         let correction1 = 1.0 - self.beta1.powi(self.t);

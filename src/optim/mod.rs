@@ -55,6 +55,104 @@ pub trait Optimizer<N, T: Float> {
     fn as_descent(&self) -> Option<Descent<T>> {
         None
     }
+
+    /// Whether the hyperparameters, checked in `f64` when they were set, are still valid in
+    /// the network's scalar `T`: a learning rate of `1e39` is a finite `f64` and an infinite
+    /// `f32`, an epsilon of `1e-50` is `0` in `f32`, a beta of `0.999_999_999` is `1`. The error
+    /// names the hyperparameter, its value and the limit.
+    ///
+    /// The training steps ([`Train`](crate::Train), data-parallel steps) call it before they
+    /// compute anything, and panic with its message: an optimizer that would make every
+    /// parameter NaN stops the first step, with the network as it was. Call it first to get
+    /// the error instead. The default accepts anything.
+    ///
+    /// ```
+    /// use typenet::prelude::*;
+    /// type Net = Dense<2, 1, f32>;
+    /// let sgd = Sgd::try_new(1e39)?; // a valid f64
+    /// let err = Optimizer::<Net, f32>::check(&sgd).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid learning rate 1e39: must be finite and positive in f32, the network's \
+    ///      scalar (from 1e-45 to 3.4e38)"
+    /// );
+    /// assert!(Optimizer::<Dense<2, 1, f64>, f64>::check(&sgd).is_ok());
+    /// # Ok::<(), typenet::HyperparameterError>(())
+    /// ```
+    fn check(&self) -> Result<(), HyperparameterError> {
+        Ok(())
+    }
+}
+
+/// Panics with the message of [`Optimizer::check`]'s error, if there is one: what the
+/// training steps do before they compute anything.
+#[track_caller]
+#[inline]
+pub(crate) fn ensure_valid<N, T: Float, O: Optimizer<N, T> + ?Sized>(opt: &O) {
+    if let Err(e) = opt.check() {
+        panic!("{e}");
+    }
+}
+
+/// Checks, in the scalar `T`, that a value checked positive in `f64` is still finite and
+/// positive.
+pub(crate) fn positive_in<T: Float>(
+    name: &'static str,
+    value: f64,
+) -> Result<(), HyperparameterError> {
+    let v = T::of_f64(value);
+    let requirement = in_scalar::<T>(
+        "finite and positive in f32, the network's scalar (from 1e-45 to 3.4e38)",
+        "finite and positive in f64",
+    );
+    check_in(name, value, v.is_finite() && v > T::zero(), requirement)
+}
+
+/// Checks, in the scalar `T`, that a value checked finite and not negative in `f64` is still
+/// finite.
+pub(crate) fn finite_in<T: Float>(
+    name: &'static str,
+    value: f64,
+) -> Result<(), HyperparameterError> {
+    let requirement = in_scalar::<T>(
+        "finite in f32, the network's scalar (at most 3.4e38)",
+        "finite in f64",
+    );
+    check_in(name, value, T::of_f64(value).is_finite(), requirement)
+}
+
+/// Checks, in the scalar `T`, that a value checked in `[0, 1)` in `f64` is still below 1.
+pub(crate) fn below_one_in<T: Float>(
+    name: &'static str,
+    value: f64,
+) -> Result<(), HyperparameterError> {
+    let requirement = in_scalar::<T>(
+        "below 1 in f32, the network's scalar (at most 0.99999994)",
+        "below 1 in f64",
+    );
+    check_in(name, value, T::of_f64(value) < T::one(), requirement)
+}
+
+/// The requirement for `T`: the `f32` one or the `f64` one.
+fn in_scalar<T: Float>(f32_text: &'static str, f64_text: &'static str) -> &'static str {
+    if T::NAME == "f32" { f32_text } else { f64_text }
+}
+
+fn check_in(
+    name: &'static str,
+    value: f64,
+    ok: bool,
+    requirement: &'static str,
+) -> Result<(), HyperparameterError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(HyperparameterError {
+            name,
+            value,
+            requirement,
+        })
+    }
 }
 
 /// The `learning_rate`/`set_learning_rate` pair of an optimizer that keeps its rate in

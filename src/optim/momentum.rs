@@ -116,6 +116,12 @@ impl<N, S> Momentum<N, S> {
 impl<T: Float, N: Params<T>, S: BorrowMut<N>> Optimizer<N, T> for Momentum<N, S> {
     super::learning_rate_methods!();
 
+    fn check(&self) -> Result<(), HyperparameterError> {
+        super::positive_in::<T>("learning rate", self.lr)?;
+        super::below_one_in::<T>("momentum", self.momentum)?;
+        super::finite_in::<T>("weight decay", self.weight_decay)
+    }
+
     fn update(&mut self, net: &mut N, grad: &N) {
         let (lr, mu, wd) = (
             T::of_f64(self.lr),

@@ -79,6 +79,11 @@ impl Sgd {
 impl<T: Float, N: Params<T>> Optimizer<N, T> for Sgd {
     super::learning_rate_methods!();
 
+    fn check(&self) -> Result<(), HyperparameterError> {
+        super::positive_in::<T>("learning rate", self.lr)?;
+        super::finite_in::<T>("weight decay", self.weight_decay)
+    }
+
     fn update(&mut self, net: &mut N, grad: &N) {
         let step = self.descent::<T>();
         net.zip_params_mut(grad, [], &mut |p, g, []| step.apply(p, g));

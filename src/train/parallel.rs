@@ -262,6 +262,7 @@ where
             y.ncols(),
             "inputs and targets must have as many columns"
         );
+        crate::optim::ensure_valid(opt);
         let parts = self.parts(columns);
         if parts < 2 {
             self.left = WHOLE;
@@ -322,6 +323,7 @@ where
                 "fill must leave one column of inputs and of targets per index of its range"
             );
         };
+        crate::optim::ensure_valid(opt);
         let parts = self.parts(columns);
         if parts < 2 {
             self.left = WHOLE;

@@ -46,6 +46,12 @@ pub trait Train: Sized {
     /// If the loss or any gradient is not finite (NaN or infinite), the network is left
     /// exactly as it was and the non-finite loss is returned, so the caller can see it.
     ///
+    /// # Panics
+    ///
+    /// Before it computes anything, with the message of [`Optimizer::check`]'s error, if a
+    /// hyperparameter of `opt` is not valid in the network's scalar (`invalid learning rate
+    /// 1e39: must be finite and positive in f32, …`).
+    ///
     /// The gradient is a network-sized value on the stack, built there in place
     /// ([`Params::zeroed_in`]), once; for networks too large for the stack, keep one on the
     /// heap and call [`train_step_with`](Train::train_step_with).
@@ -63,7 +69,8 @@ pub trait Train: Sized {
 
     /// [`train_step`](Train::train_step) with a caller-provided gradient buffer (of the
     /// network's own type), which it zeroes first. Afterwards `grad` holds the step's
-    /// gradient.
+    /// gradient. It panics as `train_step` does, for a hyperparameter of `opt` that is not valid
+    /// in the network's scalar.
     fn train_step_with<X, L, Y, O>(
         &mut self,
         grad: &mut Self,
@@ -98,7 +105,8 @@ pub trait Train: Sized {
     /// left exactly as it was and the loss is returned. Unlike `train_step_with`, a fused step
     /// does not catch a gradient that overflows *inside* backward (finite loss, infinite weight
     /// gradient) before the layers after it have taken their steps: the gradient is never held
-    /// whole.
+    /// whole. It panics as `train_step` does, before it computes anything, for a learning rate
+    /// or weight decay that is not valid in the network's scalar.
     ///
     /// ```
     /// use typenet::prelude::*;
@@ -120,6 +128,7 @@ pub trait Train: Sized {
         if !<X::Net as Layer<X>>::DESCENDS {
             return self.train_step(&mut sgd.clone(), loss, x, y);
         }
+        crate::optim::ensure_valid::<Self, Y::Scalar, _>(sgd);
         let net = X::as_layer_mut(self);
         let (out, cache) = net.forward_train(x.clone());
         let (value, d_out) = Y::loss(loss).loss_and_gradient(out, y);
@@ -145,6 +154,7 @@ where
     Y: TargetOf<L, X::Out>,
     O: Optimizer<N, Y::Scalar>,
 {
+    crate::optim::ensure_valid(opt);
     let value = net.accumulate_gradient(loss, x, y, grad);
     if value.is_finite() && grad.all_finite() {
         opt.update(net, grad);

@@ -315,3 +315,72 @@ mod model_files {
         }
     }
 }
+
+#[test]
+fn hyperparameters_are_checked_in_the_networks_scalar_before_a_step() {
+    use typenet::optim::{Adam, Momentum};
+    type Net = net![Dense<2, 3>, Tanh, Dense<3, 1>];
+    let before = Net::random(&mut StdRng::seed_from_u64(2));
+    let (x, y) = (
+        SVector::<f32, 2>::new(0.5, -0.5),
+        SVector::<f32, 1>::new(1.0),
+    );
+
+    // a learning rate that is a finite f64 and an infinite f32
+    let sgd = Sgd::try_new(1e39).expect("valid in f64");
+    let err = Optimizer::<Net, f32>::check(&sgd).unwrap_err();
+    assert_eq!((err.name, err.value), ("learning rate", 1e39));
+    let mut net = before.clone();
+    let m = panic_message(|| {
+        net.train_step(&mut sgd.clone(), &Mse, &x, &y);
+    });
+    assert_eq!(m, err.to_string());
+    let m = panic_message(|| {
+        net.sgd_step(&sgd, &Mse, &x, &y);
+    });
+    assert_eq!(m, err.to_string());
+    assert!(net == before, "nothing was computed, nothing changed");
+    // the same rate is valid for an f64 network
+    type Net64 = net![Dense<2, 3, f64>, Tanh, Dense<3, 1, f64>];
+    assert!(Optimizer::<Net64, f64>::check(&sgd).is_ok());
+
+    // an epsilon that rounds to 0 in f32, a beta that rounds to 1, a rate below f32's range
+    let adam = Adam::<Net, Box<Net>>::new(0.01).with_eps(1e-50);
+    let err = Optimizer::<Net, f32>::check(&adam).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid epsilon 1e-50: must be finite and positive in f32, the network's scalar \
+         (from 1e-45 to 3.4e38)"
+    );
+    let adam = Adam::<Net, Box<Net>>::new(0.01).with_betas(0.9, 0.999_999_999);
+    let err = Optimizer::<Net, f32>::check(&adam).unwrap_err();
+    assert_eq!(err.name, "beta2");
+    assert!(err.to_string().contains("below 1 in f32"), "{err}");
+    let mut adam = adam;
+    let m = panic_message(|| {
+        net.train_step(&mut adam, &Mse, &x, &y);
+    });
+    assert!(m.starts_with("invalid beta2 0.999999999"), "{m}");
+    let momentum = Momentum::<Net, Box<Net>>::new(1e-46, 0.9);
+    assert_eq!(
+        Optimizer::<Net, f32>::check(&momentum).unwrap_err().name,
+        "learning rate"
+    );
+    assert!(net == before);
+}
+
+#[test]
+fn a_data_parallel_step_checks_the_optimizer_too() {
+    use typenet::parallel::DataParallel;
+    type Net = net![Dense<2, 3>, Tanh, Dense<3, 1>];
+    let before = Net::random(&mut StdRng::seed_from_u64(3));
+    let x = OMatrix::<f32, Const<2>, Dyn>::from_element(4, 0.5);
+    let y = OMatrix::<f32, Const<1>, Dyn>::from_element(4, 1.0);
+    let mut net = before.clone();
+    let mut parallel = DataParallel::<Net>::new(2).unwrap();
+    let m = panic_message(|| {
+        parallel.train_step(&mut net, &mut Sgd::try_new(1e39).unwrap(), &Mse, &x, &y);
+    });
+    assert!(m.starts_with("invalid learning rate 1e39"), "{m}");
+    assert!(net == before);
+}
