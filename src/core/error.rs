@@ -31,7 +31,7 @@ impl fmt::Display for HyperparameterError {
         } = self;
         // very large and very small values in scientific notation: `1e39`, not forty digits
         let magnitude = value.abs();
-        if magnitude != 0.0 && (magnitude >= 1e16 || magnitude < 1e-5) {
+        if magnitude != 0.0 && !(1e-5..1e16).contains(&magnitude) {
             write!(f, "invalid {name} {value:e}: must be {requirement}")
         } else {
             write!(f, "invalid {name} {value}: must be {requirement}")
