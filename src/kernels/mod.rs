@@ -2,7 +2,9 @@
 //! beside `core` (it needs only the scalar trait) and everything above may use it.
 //!
 //! - `small`: products of single samples and `Const<K>` batches (and `Dyn` batches too small
-//!   for the gemm crates): never allocate, vectorised over contiguous rows.
+//!   for the gemm crates): never allocate, vectorised over contiguous rows, each compiled for
+//!   several instruction sets and run in the best the CPU has ([`simd_level`]).
+//! - `dispatch`: that choice, made once at run time ([`SimdLevel`], `TYPENET_SIMD`).
 //! - [`gemm`](fn@gemm): products of `Dyn` batches through the gemm crates (kernels chosen at
 //!   run time, threads through [`set_threads`]), and a bounds-checked loop for the rest.
 //! - [`exp_f32`]: a branch-free, vectorisable `e^x` for the `f32` activations.
@@ -10,14 +12,20 @@
 //! Why the gemm crates rather than nalgebra's `matrixmultiply`: its kernels stop at AVX2; see
 //! `docs/design.md` §5 and `docs/performance.md` for the measurements.
 
+mod dispatch;
 mod exp;
 mod gemm;
 mod small;
 mod threads;
 
+pub use dispatch::{SimdLevel, simd_level};
+
 pub(crate) use exp::exp;
 pub use exp::exp_f32;
 pub use gemm::{gemm, gemm_tr};
 pub(crate) use gemm::{is_large, transposed};
-pub(crate) use small::{add_outer, add_product, dot, opaque, transposed_product};
+pub(crate) use small::{
+    add_outer, add_product, apply_descent, descend_columns, descend_outer, map_in_place, opaque,
+    softmax_columns, transposed_product, zip_map_in_place,
+};
 pub use threads::{available_cores, set_threads, threads};

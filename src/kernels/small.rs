@@ -1,13 +1,16 @@
 //! The kernels of small, static shapes: single samples and `Const<K>` batches (and `Dyn`
 //! batches too small for [`gemm`](super::gemm)). They never allocate, and they are written so
-//! that the compiler vectorises them over the contiguous rows of a column.
+//! that the compiler vectorises them over the contiguous rows of a column; each runs the
+//! version compiled for the CPU's instruction set ([`dispatch`](super::dispatch)). The `_at`
+//! forms take the level, for the tests that compare the versions.
 //!
 //! All matrices are column-major and contiguous: a matrix of `R` rows is a slice whose chunks
 //! of `R` are its columns.
 
 use nalgebra::SMatrix;
 
-use crate::core::Float;
+use super::dispatch::{SimdLevel, dispatch, simd_level};
+use crate::core::{Descent, Float};
 
 /// `Y ← Y + W X`, column by column: `y` is `O x B`, `W` is `O x I`, `x` is `I x B`, all
 /// column-major and contiguous (the columns of `y` and `x` are the chunks of their slices).
@@ -20,6 +23,26 @@ use crate::core::Float;
 /// latency, and add four columns at a time into one sum.
 #[inline]
 pub(crate) fn add_product<T: Float, const O: usize, const I: usize>(
+    y: &mut [T],
+    w: &SMatrix<T, O, I>,
+    x: &[T],
+) {
+    add_product_at(simd_level(), y, w, x);
+}
+
+/// [`add_product`] at the given level.
+#[inline]
+pub(crate) fn add_product_at<T: Float, const O: usize, const I: usize>(
+    level: SimdLevel,
+    y: &mut [T],
+    w: &SMatrix<T, O, I>,
+    x: &[T],
+) {
+    dispatch!(level, add_product_body(y, w, x));
+}
+
+#[inline(always)]
+fn add_product_body<T: Float, const O: usize, const I: usize>(
     y: &mut [T],
     w: &SMatrix<T, O, I>,
     x: &[T],
@@ -83,14 +106,27 @@ pub(crate) fn add_outer<T: Float, const O: usize, const I: usize>(
     g: &[T],
     x: &[T],
 ) {
-    let rows = opaque(O);
-    for (g, x) in g.chunks_exact(rows).zip(x.chunks_exact(I)) {
-        for (dw, &xj) in dw.as_mut_slice().chunks_exact_mut(rows).zip(x) {
-            for (dw, &g) in dw.iter_mut().zip(g) {
-                *dw += g * xj;
+    add_outer_at(simd_level(), dw, g, x);
+}
+
+/// [`add_outer`] at the given level.
+#[inline]
+pub(crate) fn add_outer_at<T: Float, const O: usize, const I: usize>(
+    level: SimdLevel,
+    dw: &mut SMatrix<T, O, I>,
+    g: &[T],
+    x: &[T],
+) {
+    dispatch!(level, {
+        let rows = opaque(O);
+        for (g, x) in g.chunks_exact(rows).zip(x.chunks_exact(I)) {
+            for (dw, &xj) in dw.as_mut_slice().chunks_exact_mut(rows).zip(x) {
+                for (dw, &g) in dw.iter_mut().zip(g) {
+                    *dw += g * xj;
+                }
             }
         }
-    }
+    });
 }
 
 /// `dX ← Wᵀ G`: `dX` is `I x B`, `W` is `O x I`, `G` is `O x B`, all column-major and
@@ -101,12 +137,138 @@ pub(crate) fn transposed_product<T: Float, const O: usize, const I: usize>(
     w: &SMatrix<T, O, I>,
     g: &[T],
 ) {
-    let rows = opaque(O);
-    for (dx, g) in dx.chunks_exact_mut(I).zip(g.chunks_exact(rows)) {
-        for (dx, w) in dx.iter_mut().zip(w.as_slice().chunks_exact(rows)) {
-            *dx = dot(w, g);
+    transposed_product_at(simd_level(), dx, w, g);
+}
+
+/// [`transposed_product`] at the given level.
+#[inline]
+pub(crate) fn transposed_product_at<T: Float, const O: usize, const I: usize>(
+    level: SimdLevel,
+    dx: &mut [T],
+    w: &SMatrix<T, O, I>,
+    g: &[T],
+) {
+    dispatch!(level, {
+        let rows = opaque(O);
+        for (dx, g) in dx.chunks_exact_mut(I).zip(g.chunks_exact(rows)) {
+            for (dx, w) in dx.iter_mut().zip(w.as_slice().chunks_exact(rows)) {
+                *dx = dot(w, g);
+            }
         }
-    }
+    });
+}
+
+/// A dense layer's backward pass on one sample with its gradient-descent step fused in: for
+/// each column `j` of `W` (`rows` rows, column-major in `w`), `x[j]` becomes `dL/dx_j`, the
+/// [`dot`] of the column with `g` (the old weights), and then the column takes the step
+/// `W[:, j] ← W[:, j] - lr (g x_j + wd W[:, j])` while it is in cache.
+#[inline]
+pub(crate) fn descend_columns<T: Float>(
+    w: &mut [T],
+    rows: usize,
+    x: &mut [T],
+    g: &[T],
+    step: Descent<T>,
+) {
+    descend_columns_at(simd_level(), w, rows, x, g, step);
+}
+
+/// [`descend_columns`] at the given level.
+#[inline]
+pub(crate) fn descend_columns_at<T: Float>(
+    level: SimdLevel,
+    w: &mut [T],
+    rows: usize,
+    x: &mut [T],
+    g: &[T],
+    step: Descent<T>,
+) {
+    dispatch!(level, {
+        for (w, x) in w.chunks_exact_mut(rows).zip(x.iter_mut()) {
+            let xj = *x;
+            *x = dot(w, g);
+            step.apply_scaled(w, g, xj);
+        }
+    });
+}
+
+/// A dense layer's gradient-descent step on a batch, without storing the gradient: for each
+/// column `j` of `W` (`O x I`), the column's gradient `Σ_c G[:, c] X[j, c]` summed over the
+/// batch, then its step.
+#[inline]
+pub(crate) fn descend_outer<T: Float, const O: usize, const I: usize>(
+    w: &mut SMatrix<T, O, I>,
+    g: &[T],
+    x: &[T],
+    step: Descent<T>,
+) {
+    descend_outer_at(simd_level(), w, g, x, step);
+}
+
+/// [`descend_outer`] at the given level.
+#[inline]
+pub(crate) fn descend_outer_at<T: Float, const O: usize, const I: usize>(
+    level: SimdLevel,
+    w: &mut SMatrix<T, O, I>,
+    g: &[T],
+    x: &[T],
+    step: Descent<T>,
+) {
+    dispatch!(level, {
+        let rows = opaque(O);
+        for (j, w) in w.as_mut_slice().chunks_exact_mut(rows).enumerate() {
+            let mut grad = [T::zero(); O];
+            for (g, x) in g.chunks_exact(rows).zip(x.chunks_exact(I)) {
+                let xj = x[j];
+                grad.iter_mut().zip(g).for_each(|(s, &g)| *s += g * xj);
+            }
+            step.apply(w, &grad);
+        }
+    });
+}
+
+/// The gradient-descent step of `step` on a parameter slice and its gradient
+/// ([`Descent::apply`]), vectorised for the CPU at hand.
+#[inline]
+pub(crate) fn apply_descent<T: Float>(step: Descent<T>, theta: &mut [T], grad: &[T]) {
+    dispatch!(simd_level(), step.apply(theta, grad));
+}
+
+/// `x ← f(x)` for every value of `xs`, `f` compiled for the CPU at hand (an activation).
+#[inline]
+pub(crate) fn map_in_place<T: Float>(xs: &mut [T], f: impl Fn(T) -> T) {
+    dispatch!(simd_level(), xs.iter_mut().for_each(|v| *v = f(*v)));
+}
+
+/// `d ← f(d, y)` for every pair of values of `d` and `y` (an activation's backward pass).
+#[inline]
+pub(crate) fn zip_map_in_place<T: Float>(d: &mut [T], y: &[T], f: impl Fn(T, T) -> T) {
+    dispatch!(
+        simd_level(),
+        d.iter_mut().zip(y).for_each(|(d, &y)| *d = f(*d, y))
+    );
+}
+
+/// Replaces every column of `data` (`rows` values each) by its softmax,
+/// `e^(x_i - m) / Σ_j e^(x_j - m)` with `m` the column's largest value (so no exponential
+/// overflows; a NaN anywhere makes the column NaN).
+#[inline]
+pub(crate) fn softmax_columns<T: Float>(data: &mut [T], rows: usize) {
+    dispatch!(simd_level(), {
+        for col in data.chunks_exact_mut(rows.max(1)) {
+            let max = col
+                .iter()
+                .fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+            let mut sum = T::zero();
+            for v in col.iter_mut() {
+                *v = super::exp(*v - max);
+                sum += *v;
+            }
+            for v in col.iter_mut() {
+                *v /= sum;
+            }
+        }
+    });
 }
 
 /// `n`, hidden from the optimiser. When a loop over the rows of a column has a trip count
@@ -121,29 +283,16 @@ pub(crate) fn opaque(n: usize) -> usize {
 /// `Σ a_i b_i` over the common length.
 ///
 /// A single running sum is a chain of dependent additions that the compiler may not reorder
-/// (floating-point addition is not associative), so it runs at one addition per latency, and
-/// LLVM's attempts at vectorising a dot product with partial sums end in shuffles. So: with
-/// `f32` on an x86_64 target built with AVX and FMA (e.g. `-C target-cpu=native`), one vector
-/// of eight partial sums and a horizontal sum at the end ([`dot_f32_avx`]); elsewhere eight
-/// scalar partial sums.
-#[inline]
+/// (floating-point addition is not associative), so it runs at one addition per latency. Eight
+/// partial sums, one per lane of an AVX vector of `f32`, are independent: compiled for AVX2 they
+/// are one vector register, and every version adds in the same order, so every version gives
+/// the same bits.
+#[inline(always)]
 pub(crate) fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     // the common length first: chunks of two slices of unequal length would pair the
     // remainder of one with elements of the other
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx", target_feature = "fma"))]
-    if core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>() {
-        // SAFETY: `T` is `f32` (same `TypeId`, and both are `'static`), so the slices are
-        // slices of `f32` with the same pointers and lengths, and the result is an `f32`.
-        // `dot_f32_avx` needs AVX and FMA, which the `cfg` above proves this build targets.
-        unsafe {
-            let a = core::slice::from_raw_parts(a.as_ptr().cast::<f32>(), a.len());
-            let b = core::slice::from_raw_parts(b.as_ptr().cast::<f32>(), b.len());
-            let d = dot_f32_avx(a, b);
-            return core::mem::transmute_copy::<f32, T>(&d);
-        }
-    }
     const LANES: usize = 8;
     let mut sums = [T::zero(); LANES];
     let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
@@ -161,42 +310,12 @@ pub(crate) fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7)) + tail
 }
 
-/// [`dot`] for `f32` with AVX and FMA: eight lanes of fused multiply-adds, one horizontal sum.
-#[cfg(all(target_arch = "x86_64", target_feature = "avx", target_feature = "fma"))]
-#[target_feature(enable = "avx,fma")]
-#[inline]
-fn dot_f32_avx(a: &[f32], b: &[f32]) -> f32 {
-    use core::arch::x86_64::{
-        _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps,
-        _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
-        _mm256_setzero_ps,
-    };
-    debug_assert_eq!(a.len(), b.len(), "`dot` passes slices of one length");
-    let mut acc = _mm256_setzero_ps();
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a8.zip(b8) {
-        // SAFETY: `x` and `y` are chunks of exactly eight `f32`s, so each unaligned 256-bit
-        // load reads only their own elements. Exercised by `dot_agrees_with_a_plain_sum`.
-        let (x, y) = unsafe { (_mm256_loadu_ps(x.as_ptr()), _mm256_loadu_ps(y.as_ptr())) };
-        acc = _mm256_fmadd_ps(x, y, acc);
-    }
-    let quad = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
-    let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
-    let one = _mm_add_ss(pair, _mm_shuffle_ps::<0b01>(pair, pair));
-    _mm_cvtss_f32(one) + tail
-}
-
 #[cfg(test)]
 mod tests {
     use nalgebra::{DMatrix, SMatrix};
 
     use super::*;
+    use crate::core::Descent;
 
     /// Small integers: every sum is exact in any order, so kernels and references must agree
     /// to the bit.
@@ -261,6 +380,88 @@ mod tests {
             transposed_product(dx.as_mut_slice(), &w, g.as_slice());
             assert_eq!(dx, w_dyn.transpose() * &g, "transposed_product, {O}x{I}");
         }
+    }
+
+    /// Every kernel at every level this CPU runs gives the portable version's bits, for shapes
+    /// on both sides of the vector widths (8 and 16 `f32`) and of the kernels' unrolling, and
+    /// random values.
+    fn every_level_matches_portable<const O: usize, const I: usize>(batch: usize, seed: u64) {
+        use rand::{RngExt, SeedableRng, rngs::StdRng};
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut random =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-2.0f32..2.0)).collect() };
+        let w = SMatrix::<f32, O, I>::from_column_slice(&random(O * I));
+        let (x, g, y0) = (random(I * batch), random(O * batch), random(O * batch));
+        let step = Descent {
+            lr: 0.1f32,
+            wd: 0.01,
+        };
+        let run = |level: SimdLevel| {
+            let mut y = y0.clone();
+            add_product_at(level, &mut y, &w, &x);
+            let mut dw = w;
+            add_outer_at(level, &mut dw, &g, &x);
+            let mut dx = vec![0.0f32; I * batch];
+            transposed_product_at(level, &mut dx, &w, &g);
+            let mut stepped = w;
+            descend_outer_at(level, &mut stepped, &g, &x, step);
+            let mut fused = w;
+            let mut x1 = x[..I].to_vec();
+            descend_columns_at(level, fused.as_mut_slice(), O, &mut x1, &g[..O], step);
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            [
+                bits(&y),
+                bits(dw.as_slice()),
+                bits(&dx),
+                bits(stepped.as_slice()),
+                bits(fused.as_slice()),
+                bits(&x1),
+            ]
+        };
+        let portable = run(SimdLevel::Portable);
+        for level in SimdLevel::ALL.into_iter().filter(|l| l.is_available()) {
+            assert_eq!(run(level), portable, "{level:?}, {O}x{I}, batch {batch}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #[test]
+        fn every_level_computes_the_portable_bits(batch in 1usize..7, seed in 0u64..1_000_000) {
+            every_level_matches_portable::<1, 1>(batch, seed);
+            every_level_matches_portable::<3, 5>(batch, seed);
+            every_level_matches_portable::<7, 9>(batch, seed);
+            every_level_matches_portable::<8, 16>(batch, seed);
+            every_level_matches_portable::<17, 33>(batch, seed);
+            every_level_matches_portable::<64, 7>(batch, seed);
+            every_level_matches_portable::<65, 10>(batch, seed);
+            every_level_matches_portable::<100, 31>(batch, seed);
+        }
+    }
+
+    #[test]
+    fn the_elementwise_kernels_and_softmax_give_the_same_bits_at_every_level() {
+        // the dispatch of `map_in_place` and friends follows `simd_level()`; each level is run
+        // by `.ci/run` through TYPENET_SIMD. Here: their results against plain loops.
+        let xs: Vec<f32> = (0..37).map(|i| (i as f32 - 18.0) / 3.0).collect();
+        let mut mapped = xs.clone();
+        map_in_place(&mut mapped, super::super::exp);
+        let plain: Vec<f32> = xs.iter().map(|&v| super::super::exp(v)).collect();
+        assert_eq!(mapped, plain);
+        let mut d = xs.clone();
+        zip_map_in_place(&mut d, &plain, |d, y| d * y);
+        let plain_zip: Vec<f32> = xs.iter().zip(&plain).map(|(d, y)| d * y).collect();
+        assert_eq!(d, plain_zip);
+        let mut columns = xs[..36].to_vec();
+        softmax_columns(&mut columns, 9);
+        for col in columns.chunks(9) {
+            let sum: f32 = col.iter().sum();
+            assert!((sum - 1.0).abs() < 1e-6, "{sum}");
+        }
+        let mut theta = xs.clone();
+        apply_descent(Descent { lr: 0.5, wd: 0.0 }, &mut theta, &plain);
+        let expected: Vec<f32> = xs.iter().zip(&plain).map(|(t, g)| t - 0.5 * g).collect();
+        assert_eq!(theta, expected);
     }
 
     #[test]

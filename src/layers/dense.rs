@@ -144,16 +144,7 @@ where
             let g = g.as_slice();
             // (an opaque row count, for the reason `kernels::opaque` gives)
             let rows = kernels::opaque(O);
-            for (w, x) in self
-                .w
-                .as_mut_slice()
-                .chunks_exact_mut(rows)
-                .zip(x.as_mut_slice())
-            {
-                let xj = *x;
-                *x = kernels::dot(w, g);
-                step.apply_scaled(w, g, xj);
-            }
+            kernels::descend_columns(self.w.as_mut_slice(), rows, x.as_mut_slice(), g, step);
             self.descend_bias(g, step);
             return x;
         }
@@ -223,16 +214,7 @@ impl<const I: usize, const O: usize, T: Float> Dense<I, O, T> {
     {
         if uses_small_kernels::<B, O, I>(g.ncols()) {
             // column by column: the column's gradient summed over the batch, then its step
-            let (x, g) = (x.as_slice(), g.as_slice());
-            let rows = kernels::opaque(O);
-            for (j, w) in self.w.as_mut_slice().chunks_exact_mut(rows).enumerate() {
-                let mut grad = [T::zero(); O];
-                for (g, x) in g.chunks_exact(rows).zip(x.chunks_exact(I)) {
-                    let xj = x[j];
-                    grad.iter_mut().zip(g).for_each(|(s, &g)| *s += g * xj);
-                }
-                step.apply(w, &grad);
-            }
+            kernels::descend_outer(&mut self.w, g.as_slice(), x.as_slice(), step);
         } else {
             // one product: W ← (1 - lr wd) W - lr G Xᵀ, against a transposed view of X
             let (alpha, beta) = step.product_coefficients();

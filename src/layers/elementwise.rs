@@ -101,7 +101,7 @@ macro_rules! elementwise_layer {
                 if xs.len() < 8 {
                     xs.iter_mut().for_each(|v| *v = $name::$narrow(*v));
                 } else {
-                    xs.iter_mut().for_each(|v| *v = $name::value(*v));
+                    $crate::kernels::map_in_place(xs, $name::value);
                 }
             }
         }
@@ -130,10 +130,9 @@ macro_rules! elementwise_layer {
             }
 
             fn backward(&self, y: Self::Cache, mut d: Self::Out, _grad: &mut Self) -> Self::Out {
-                d.as_mut_slice()
-                    .iter_mut()
-                    .zip(y.as_slice())
-                    .for_each(|(d, &y)| *d *= $name::derivative_from_output(y));
+                $crate::kernels::zip_map_in_place(d.as_mut_slice(), y.as_slice(), |d, y| {
+                    d * $name::derivative_from_output(y)
+                });
                 d
             }
 

@@ -30,17 +30,8 @@ impl Softmax {
     where
         DefaultAllocator: Allocator<R, C>,
     {
-        for mut col in x.column_iter_mut() {
-            let max = col
-                .iter()
-                .fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-            let mut sum = T::zero();
-            for v in col.iter_mut() {
-                *v = crate::kernels::exp(*v - max);
-                sum += *v;
-            }
-            col /= sum;
-        }
+        let rows = x.nrows();
+        crate::kernels::softmax_columns(x.as_mut_slice(), rows);
     }
 }
 

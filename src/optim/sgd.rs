@@ -86,7 +86,9 @@ impl<T: Float, N: Params<T>> Optimizer<N, T> for Sgd {
 
     fn update(&mut self, net: &mut N, grad: &N) {
         let step = self.descent::<T>();
-        net.zip_params_mut(grad, [], &mut |p, g, []| step.apply(p, g));
+        net.zip_params_mut(grad, [], &mut |p, g, []| {
+            crate::kernels::apply_descent(step, p, g);
+        });
     }
 
     fn as_descent(&self) -> Option<Descent<T>> {

@@ -469,7 +469,7 @@ where
                     };
                     let (mut params, sum) = (lock(params), lock(sum));
                     for (theta, grad) in params.iter_mut().zip(&sum.into) {
-                        step.apply(theta, grad);
+                        crate::kernels::apply_descent(step, theta, grad);
                     }
                 });
             }
