@@ -34,6 +34,8 @@ detached worktree under `target/baseline-src`), run alternating with the others,
 change is measured before and after in one run (its ratio column is base time / typenet time).
 `--build default` builds both typenet programs as users build them (plain `--release`, no
 `target-cpu=native`; target dirs `target/bench-default` and `target/baseline-default`).
+`--programs typenet,typenet-native` with `--build default` puts the build users make beside
+a `target-cpu=native` build of the same tree, in one run.
 
 A program that fails (does not build, rejects a flag, crashes, times out) is reported and the
 run goes on without it.
@@ -400,7 +402,8 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
     by = {p.name: p for p in programs}
     tn = by.get("typenet")
     peers = [p for p in programs if p.name != "typenet"]
-    others = [p for p in peers if p.name != "typenet-base"]  # the peers the targets compare with
+    # the peers the targets compare with: not typenet itself in another build or revision
+    others = [p for p in peers if not p.name.startswith("typenet")]
     cols = [(p, t) for p in programs for t in threads]
     md = []
     md.append("# typenet speed comparison (issue 5)\n")
@@ -608,7 +611,8 @@ def main(argv):
         wanted.append("typenet-base")
     if "typenet-base" in wanted and not args.baseline:
         ap.error("typenet-base needs --baseline REV")
-    unknown = set(wanted) - {"typenet", "typenet-base", "dfdx", "numpy-f64", "numpy-f32", "torch"}
+    unknown = set(wanted) - {"typenet", "typenet-native", "typenet-base", "dfdx", "numpy-f64",
+                             "numpy-f32", "torch"}
     if unknown:
         ap.error(f"unknown programs: {', '.join(sorted(unknown))}")
     if args.data and not os.path.isdir(args.data):
@@ -632,6 +636,11 @@ def main(argv):
                            notes, native)
             if binary:
                 programs.append(Program("typenet", [binary], gemm=True))
+        elif name == "typenet-native":
+            binary = build("typenet-native", REPO, ["build", "--release", "--example", "bench"],
+                           TYPENET_TARGET, TYPENET_BIN, args.skip_build, notes, True)
+            if binary:
+                programs.append(Program("typenet-native", [binary], gemm=True))
         elif name == "typenet-base":
             src = baseline_worktree(args.baseline, notes)
             if not src:
