@@ -97,11 +97,24 @@ pub fn simd_level() -> SimdLevel {
     }
 }
 
+/// Below this many values touched, a kernel runs inline in the build's baseline: the call into
+/// a target-feature wrapper (which cannot be inlined) costs more than the wider vectors save on
+/// so little work (a 2-2-2 network's layers, measured).
+pub(crate) const DISPATCH_WORK: usize = 64;
+
 /// Evaluates `$body` compiled for the instruction set `$level` (a [`SimdLevel`]; one the CPU
-/// lacks runs the portable version). `$body` must be `#[inline(always)]` code all the way
-/// down, so that it is compiled inside the target-feature wrapper: what it calls out of line
-/// runs at the build's baseline.
+/// lacks runs the portable version), or inline when `$work` (the values it touches) is below
+/// [`DISPATCH_WORK`]. `$body` must be `#[inline(always)]` code all the way down, so that it is
+/// compiled inside the target-feature wrapper: what it calls out of line runs at the build's
+/// baseline.
 macro_rules! dispatch {
+    ($level:expr, $work:expr, $body:expr) => {{
+        if $work < $crate::kernels::dispatch::DISPATCH_WORK {
+            $body
+        } else {
+            $crate::kernels::dispatch::dispatch!($level, $body)
+        }
+    }};
     ($level:expr, $body:expr) => {{
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         {

@@ -38,7 +38,7 @@ pub(crate) fn add_product_at<T: Float, const O: usize, const I: usize>(
     w: &SMatrix<T, O, I>,
     x: &[T],
 ) {
-    dispatch!(level, add_product_body(y, w, x));
+    dispatch!(level, y.len() / O.max(1) * O * I, add_product_body(y, w, x));
 }
 
 #[inline(always)]
@@ -117,7 +117,7 @@ pub(crate) fn add_outer_at<T: Float, const O: usize, const I: usize>(
     g: &[T],
     x: &[T],
 ) {
-    dispatch!(level, {
+    dispatch!(level, g.len() * I, {
         let rows = opaque(O);
         for (g, x) in g.chunks_exact(rows).zip(x.chunks_exact(I)) {
             for (dw, &xj) in dw.as_mut_slice().chunks_exact_mut(rows).zip(x) {
@@ -148,7 +148,7 @@ pub(crate) fn transposed_product_at<T: Float, const O: usize, const I: usize>(
     w: &SMatrix<T, O, I>,
     g: &[T],
 ) {
-    dispatch!(level, {
+    dispatch!(level, g.len() * I, {
         let rows = opaque(O);
         for (dx, g) in dx.chunks_exact_mut(I).zip(g.chunks_exact(rows)) {
             for (dx, w) in dx.iter_mut().zip(w.as_slice().chunks_exact(rows)) {
@@ -183,7 +183,7 @@ pub(crate) fn descend_columns_at<T: Float>(
     g: &[T],
     step: Descent<T>,
 ) {
-    dispatch!(level, {
+    dispatch!(level, w.len(), {
         for (w, x) in w.chunks_exact_mut(rows).zip(x.iter_mut()) {
             let xj = *x;
             *x = dot(w, g);
@@ -214,7 +214,7 @@ pub(crate) fn descend_outer_at<T: Float, const O: usize, const I: usize>(
     x: &[T],
     step: Descent<T>,
 ) {
-    dispatch!(level, {
+    dispatch!(level, g.len() * I, {
         let rows = opaque(O);
         for (j, w) in w.as_mut_slice().chunks_exact_mut(rows).enumerate() {
             let mut grad = [T::zero(); O];
@@ -231,13 +231,18 @@ pub(crate) fn descend_outer_at<T: Float, const O: usize, const I: usize>(
 /// ([`Descent::apply`]), vectorised for the CPU at hand.
 #[inline]
 pub(crate) fn apply_descent<T: Float>(step: Descent<T>, theta: &mut [T], grad: &[T]) {
-    dispatch!(simd_level(), step.apply(theta, grad));
+    dispatch!(simd_level(), theta.len(), step.apply(theta, grad));
 }
 
-/// `x ← f(x)` for every value of `xs`, `f` compiled for the CPU at hand (an activation).
+/// `x ← f(x)` for every value of `xs`, `f` compiled for the CPU at hand (an activation: as
+/// much work a value as several multiply-adds, an exponential's a dozen).
 #[inline]
 pub(crate) fn map_in_place<T: Float>(xs: &mut [T], f: impl Fn(T) -> T) {
-    dispatch!(simd_level(), xs.iter_mut().for_each(|v| *v = f(*v)));
+    dispatch!(
+        simd_level(),
+        8 * xs.len(),
+        xs.iter_mut().for_each(|v| *v = f(*v))
+    );
 }
 
 /// `d ← f(d, y)` for every pair of values of `d` and `y` (an activation's backward pass).
@@ -245,6 +250,7 @@ pub(crate) fn map_in_place<T: Float>(xs: &mut [T], f: impl Fn(T) -> T) {
 pub(crate) fn zip_map_in_place<T: Float>(d: &mut [T], y: &[T], f: impl Fn(T, T) -> T) {
     dispatch!(
         simd_level(),
+        2 * d.len(),
         d.iter_mut().zip(y).for_each(|(d, &y)| *d = f(*d, y))
     );
 }
@@ -254,7 +260,7 @@ pub(crate) fn zip_map_in_place<T: Float>(d: &mut [T], y: &[T], f: impl Fn(T, T) 
 /// overflows; a NaN anywhere makes the column NaN).
 #[inline]
 pub(crate) fn softmax_columns<T: Float>(data: &mut [T], rows: usize) {
-    dispatch!(simd_level(), {
+    dispatch!(simd_level(), 8 * data.len(), {
         for col in data.chunks_exact_mut(rows.max(1)) {
             let max = col
                 .iter()
