@@ -252,3 +252,46 @@ impl Gemm {
         2.0 * (GEMM_SIDE as f64).powi(3)
     }
 }
+
+/// The machine's read bandwidth, for the roofline of the small workloads: the sum of an array
+/// of `f32` read again and again, the array as large as an MNIST layer's weights (kept in the
+/// L2 cache) or far larger than any cache (read from memory). Sixteen partial sums, so that
+/// the adds keep up with the loads.
+pub struct Read {
+    data: Vec<f32>,
+}
+
+impl Read {
+    /// 314 KB, the weights of `Dense<784, 100>`: they stay in a core's L2 cache.
+    pub fn l2() -> Self {
+        Read {
+            data: vec![1.0; 784 * 100],
+        }
+    }
+
+    /// 256 MiB: read from memory every time.
+    pub fn memory() -> Self {
+        Read {
+            data: vec![1.0; 64 << 20],
+        }
+    }
+
+    /// The bytes one [`run`](Self::run) reads.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * 4
+    }
+
+    /// One pass over the array; returns its sum.
+    #[inline(never)]
+    pub fn run(&self) -> f32 {
+        let mut sums = [[0.0f32; 16]; 4];
+        for chunk in self.data.chunks_exact(64) {
+            for (sums, chunk) in sums.iter_mut().zip(chunk.chunks_exact(16)) {
+                for (s, &v) in sums.iter_mut().zip(chunk) {
+                    *s += v;
+                }
+            }
+        }
+        sums.iter().flatten().sum()
+    }
+}

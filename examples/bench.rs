@@ -7,8 +7,10 @@
 //! ```
 //!
 //! Names: `W1` (seconds per step), `W2` (per run), `W3-784-100-10` and `W3-784-50-10` (per
-//! epoch), `W4-deep-sigmoid` and `W4-784-100-10` (per call), and `GEMM-512` (per 512³ product,
-//! printed only when `--only` names it). The workloads are defined in `benches/workloads.rs`.
+//! epoch), `W4-deep-sigmoid` and `W4-784-100-10` (per call), and, printed only when `--only`
+//! names them, the machine's peaks for the roofline: `GEMM-512` (per 512³ product), `READ-L2`
+//! and `READ-MEMORY` (per byte read from a 314 KB array kept in cache, and from a 256 MiB one).
+//! The workloads are defined in `benches/workloads.rs`.
 //!
 //! - `--rounds N`: each figure is the median of N rounds (default 5).
 //! - `--threads T` (default 1): W3's steps run data-parallel on T threads
@@ -26,7 +28,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-use workloads::{Gemm, Mlp50, Mlp100, W1, W2, W3, w4, w4_input, w4_networks};
+use workloads::{Gemm, Mlp50, Mlp100, Read, W1, W2, W3, w4, w4_input, w4_networks};
 
 /// The median of `rounds` timings of `f`, each divided by `per`.
 fn median(rounds: usize, per: usize, mut f: impl FnMut()) -> f64 {
@@ -80,11 +82,11 @@ impl Options {
         Ok(options)
     }
 
-    /// Whether to run workload `name`; `GEMM-512` only on request.
+    /// Whether to run workload `name`; the peaks (`GEMM-512`, `READ-…`) only on request.
     fn wants(&self, name: &str) -> bool {
         match &self.only {
             Some(only) => only.iter().any(|o| o == name),
-            None => name != "GEMM-512",
+            None => name != "GEMM-512" && !name.starts_with("READ-"),
         }
     }
 }
@@ -99,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 pub fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let options = Options::parse(args)?;
     let rounds = options.rounds;
-    let report = |name: &str, seconds: f64| println!("{name} {seconds:.9}");
+    let report = |name: &str, seconds: f64| println!("{name} {seconds:.6e}");
 
     if options.wants("W1") {
         let mut w1 = W1::new();
@@ -177,6 +179,23 @@ pub fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
                 }
             }),
         );
+    }
+    for (name, read) in [
+        ("READ-L2", Read::l2 as fn() -> Read),
+        ("READ-MEMORY", Read::memory),
+    ] {
+        if options.wants(name) {
+            let read = read();
+            let passes = (1 << 28) / read.bytes();
+            report(
+                name,
+                median(rounds, passes * read.bytes(), || {
+                    for _ in 0..passes {
+                        black_box(read.run());
+                    }
+                }),
+            );
+        }
     }
     Ok(())
 }
