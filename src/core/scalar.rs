@@ -109,6 +109,7 @@ impl Float for f32 {
     fn from_raw_bits(bits: u64) -> Self {
         f32::from_bits(bits as u32)
     }
+    #[inline(always)]
     fn all_finite(values: &[Self]) -> bool {
         // NaN and ±∞ are exactly the values whose magnitude bits are at least those of ∞.
         // An integer maximum over the slice vectorises (two instructions a vector), where
@@ -149,6 +150,7 @@ impl Float for f64 {
     fn from_raw_bits(bits: u64) -> Self {
         f64::from_bits(bits)
     }
+    #[inline(always)]
     fn all_finite(values: &[Self]) -> bool {
         const INFINITY: u64 = 0x7ff0_0000_0000_0000;
         values

@@ -277,6 +277,25 @@ pub(crate) fn softmax_columns<T: Float>(data: &mut [T], rows: usize) {
     });
 }
 
+/// `dst[i] ← src[i] / 255` in `T`, correctly rounded (the grey levels of an image as values in
+/// `[0, 1]`).
+#[inline]
+pub(crate) fn unit_from_bytes<T: Float>(dst: &mut [T], src: &[u8]) {
+    dispatch!(simd_level(), 2 * dst.len(), {
+        let max = T::of_f64(255.0);
+        for (x, &p) in dst.iter_mut().zip(src) {
+            *x = T::of_u8(p) / max;
+        }
+    });
+}
+
+/// Whether every value of `values` is finite ([`Float::all_finite`], vectorised for the CPU at
+/// hand: its integer maximum needs SSE4.1 or better to be one instruction).
+#[inline]
+pub(crate) fn all_finite<T: Float>(values: &[T]) -> bool {
+    dispatch!(simd_level(), values.len(), T::all_finite(values))
+}
+
 /// `n`, hidden from the optimiser. When a loop over the rows of a column has a trip count
 /// known at compile time, LLVM unrolls it completely and then vectorises the loop over the
 /// *columns* instead, with gathers and scatters at a stride of one column, far slower than the

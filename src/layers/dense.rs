@@ -258,7 +258,7 @@ impl<const I: usize, const O: usize, T: Float> Params<T> for Dense<I, O, T> {
     }
 
     fn all_finite(&self) -> bool {
-        T::all_finite(self.w.as_slice()) & T::all_finite(self.b.as_slice())
+        kernels::all_finite(self.w.as_slice()) & kernels::all_finite(self.b.as_slice())
     }
 
     fn zip_params_mut<const K: usize, F>(&mut self, grad: &Self, state: [&mut Self; K], f: &mut F)
