@@ -70,26 +70,15 @@ impl SimdLevel {
 /// assert!(level.is_available());
 /// assert!(SimdLevel::ALL.contains(&level));
 /// ```
+#[inline]
 pub fn simd_level() -> SimdLevel {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     {
-        use core::sync::atomic::{AtomicU8, Ordering};
-        static LEVEL: AtomicU8 = AtomicU8::new(u8::MAX);
-        let cached = LEVEL.load(Ordering::Relaxed);
-        if let Some(&level) = SimdLevel::ALL.get(usize::from(cached)) {
-            return level;
+        use core::sync::atomic::Ordering;
+        match SimdLevel::ALL.get(usize::from(LEVEL.load(Ordering::Relaxed))) {
+            Some(&level) => level,
+            None => detect_level(),
         }
-        let ceiling = std::env::var("TYPENET_SIMD")
-            .ok()
-            .and_then(|name| SimdLevel::from_name(&name))
-            .unwrap_or(SimdLevel::Avx512);
-        let level = SimdLevel::ALL
-            .into_iter()
-            .rev()
-            .find(|l| *l <= ceiling && l.is_available())
-            .unwrap_or(SimdLevel::Portable);
-        LEVEL.store(level as u8, Ordering::Relaxed);
-        level
     }
     #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
     {
@@ -97,49 +86,70 @@ pub fn simd_level() -> SimdLevel {
     }
 }
 
+/// The chosen level, as its index in [`SimdLevel::ALL`]; `u8::MAX` until it is chosen.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+static LEVEL: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(u8::MAX);
+
+/// Chooses the level (see [`simd_level`]) and keeps it.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[cold]
+#[inline(never)]
+fn detect_level() -> SimdLevel {
+    let ceiling = std::env::var("TYPENET_SIMD")
+        .ok()
+        .and_then(|name| SimdLevel::from_name(&name))
+        .unwrap_or(SimdLevel::Avx512);
+    let level = SimdLevel::ALL
+        .into_iter()
+        .rev()
+        .find(|l| *l <= ceiling && l.is_available())
+        .unwrap_or(SimdLevel::Portable);
+    LEVEL.store(level as u8, core::sync::atomic::Ordering::Relaxed);
+    level
+}
+
 /// Below this many values touched, a kernel runs inline in the build's baseline: the call into
 /// a target-feature wrapper (which cannot be inlined) costs more than the wider vectors save on
 /// so little work (a 2-2-2 network's layers, measured).
 pub(crate) const DISPATCH_WORK: usize = 64;
 
-/// Evaluates `$body` compiled for the instruction set `$level` (a [`SimdLevel`]; one the CPU
-/// lacks runs the portable version), or inline when `$work` (the values it touches) is below
-/// [`DISPATCH_WORK`]. `$body` must be `#[inline(always)]` code all the way down, so that it is
-/// compiled inside the target-feature wrapper: what it calls out of line runs at the build's
-/// baseline.
+/// Runs `f` compiled for the instruction set `level` (one the CPU lacks runs the portable
+/// version), out of line: the caller pays a call. `f` must be an `#[inline(always)]` closure
+/// of `#[inline(always)]` code all the way down, so that it is compiled inside the
+/// target-feature wrapper: what it calls out of line runs at the build's baseline.
+#[inline(never)]
+pub(crate) fn run_at<R>(level: SimdLevel, f: impl FnOnce() -> R) -> R {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    match level {
+        SimdLevel::Avx512 => match pulp::x86::V4::try_new() {
+            Some(simd) => simd.vectorize(f),
+            None => f(),
+        },
+        SimdLevel::Avx2 => match pulp::x86::V3::try_new() {
+            Some(simd) => simd.vectorize(f),
+            None => f(),
+        },
+        SimdLevel::Portable => f(),
+    }
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    {
+        let _ = level;
+        f()
+    }
+}
+
+/// `$body`, inline when `$work` (the values it touches) is below [`DISPATCH_WORK`], else through
+/// [`run_at`] at the level [`simd_level`] chooses.
 macro_rules! dispatch {
-    ($level:expr, $work:expr, $body:expr) => {{
+    ($work:expr, $body:expr) => {{
         if $work < $crate::kernels::dispatch::DISPATCH_WORK {
             $body
         } else {
-            $crate::kernels::dispatch::dispatch!($level, $body)
-        }
-    }};
-    ($level:expr, $body:expr) => {{
-        #[cfg(all(feature = "std", target_arch = "x86_64"))]
-        {
-            match $level {
-                $crate::kernels::SimdLevel::Avx512 => match pulp::x86::V4::try_new() {
-                    Some(simd) => simd.vectorize(
-                        #[inline(always)]
-                        || $body,
-                    ),
-                    None => $body,
-                },
-                $crate::kernels::SimdLevel::Avx2 => match pulp::x86::V3::try_new() {
-                    Some(simd) => simd.vectorize(
-                        #[inline(always)]
-                        || $body,
-                    ),
-                    None => $body,
-                },
-                $crate::kernels::SimdLevel::Portable => $body,
-            }
-        }
-        #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
-        {
-            let _ = $level;
-            $body
+            $crate::kernels::dispatch::run_at(
+                $crate::kernels::dispatch::simd_level(),
+                #[inline(always)]
+                || $body,
+            )
         }
     }};
 }

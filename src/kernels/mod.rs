@@ -24,8 +24,10 @@ pub(crate) use exp::exp;
 pub use exp::exp_f32;
 pub use gemm::{gemm, gemm_tr};
 pub(crate) use gemm::{is_large, transposed};
+#[cfg(feature = "std")]
+pub(crate) use small::unit_from_bytes;
 pub(crate) use small::{
     add_outer, add_product, all_finite, apply_descent, descend_columns, descend_outer,
-    map_in_place, opaque, softmax_columns, transposed_product, unit_from_bytes, zip_map_in_place,
+    map_in_place, opaque, softmax_columns, transposed_product, zip_map_in_place,
 };
 pub use threads::{available_cores, set_threads, threads};

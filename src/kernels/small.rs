@@ -9,7 +9,9 @@
 
 use nalgebra::SMatrix;
 
-use super::dispatch::{SimdLevel, dispatch, simd_level};
+use super::dispatch::dispatch;
+#[cfg(test)]
+use super::dispatch::{SimdLevel, run_at};
 use crate::core::{Descent, Float};
 
 /// `Y ← Y + W X`, column by column: `y` is `O x B`, `W` is `O x I`, `x` is `I x B`, all
@@ -21,24 +23,28 @@ use crate::core::{Descent, Float};
 /// additions, and a small network's forward pass waits on each layer's chain
 /// (`docs/performance.md`). Taller layers are limited by reading `W`, not by
 /// latency, and add four columns at a time into one sum.
-#[inline]
+#[inline(always)]
 pub(crate) fn add_product<T: Float, const O: usize, const I: usize>(
     y: &mut [T],
     w: &SMatrix<T, O, I>,
     x: &[T],
 ) {
-    add_product_at(simd_level(), y, w, x);
+    dispatch!(y.len() / O.max(1) * O * I, add_product_body(y, w, x));
 }
 
 /// [`add_product`] at the given level.
-#[inline]
+#[cfg(test)]
 pub(crate) fn add_product_at<T: Float, const O: usize, const I: usize>(
     level: SimdLevel,
     y: &mut [T],
     w: &SMatrix<T, O, I>,
     x: &[T],
 ) {
-    dispatch!(level, y.len() / O.max(1) * O * I, add_product_body(y, w, x));
+    run_at(
+        level,
+        #[inline(always)]
+        || add_product_body(y, w, x),
+    );
 }
 
 #[inline(always)]
@@ -100,69 +106,91 @@ fn add_product_body<T: Float, const O: usize, const I: usize>(
 /// `dW ← dW + G Xᵀ`: `dW` is `O x I`, `G` is `O x B`, `X` is `I x B`, all column-major and
 /// contiguous. Column `j` of `dW` gains `G[:, c] X[j, c]` for each sample `c`, a vectorised
 /// multiply-add over the rows.
-#[inline]
+#[inline(always)]
 pub(crate) fn add_outer<T: Float, const O: usize, const I: usize>(
     dw: &mut SMatrix<T, O, I>,
     g: &[T],
     x: &[T],
 ) {
-    add_outer_at(simd_level(), dw, g, x);
+    dispatch!(g.len() * I, add_outer_body(dw, g, x));
 }
 
 /// [`add_outer`] at the given level.
-#[inline]
+#[cfg(test)]
 pub(crate) fn add_outer_at<T: Float, const O: usize, const I: usize>(
     level: SimdLevel,
     dw: &mut SMatrix<T, O, I>,
     g: &[T],
     x: &[T],
 ) {
-    dispatch!(level, g.len() * I, {
-        let rows = opaque(O);
-        for (g, x) in g.chunks_exact(rows).zip(x.chunks_exact(I)) {
-            for (dw, &xj) in dw.as_mut_slice().chunks_exact_mut(rows).zip(x) {
-                for (dw, &g) in dw.iter_mut().zip(g) {
-                    *dw += g * xj;
-                }
+    run_at(
+        level,
+        #[inline(always)]
+        || add_outer_body(dw, g, x),
+    );
+}
+
+#[inline(always)]
+fn add_outer_body<T: Float, const O: usize, const I: usize>(
+    dw: &mut SMatrix<T, O, I>,
+    g: &[T],
+    x: &[T],
+) {
+    let rows = opaque(O);
+    for (g, x) in g.chunks_exact(rows).zip(x.chunks_exact(I)) {
+        for (dw, &xj) in dw.as_mut_slice().chunks_exact_mut(rows).zip(x) {
+            for (dw, &g) in dw.iter_mut().zip(g) {
+                *dw += g * xj;
             }
         }
-    });
+    }
 }
 
 /// `dX ← Wᵀ G`: `dX` is `I x B`, `W` is `O x I`, `G` is `O x B`, all column-major and
 /// contiguous. Each entry is a [`dot`] of a column of `W` with a column of `G`.
-#[inline]
+#[inline(always)]
 pub(crate) fn transposed_product<T: Float, const O: usize, const I: usize>(
     dx: &mut [T],
     w: &SMatrix<T, O, I>,
     g: &[T],
 ) {
-    transposed_product_at(simd_level(), dx, w, g);
+    dispatch!(g.len() * I, transposed_product_body(dx, w, g));
 }
 
 /// [`transposed_product`] at the given level.
-#[inline]
+#[cfg(test)]
 pub(crate) fn transposed_product_at<T: Float, const O: usize, const I: usize>(
     level: SimdLevel,
     dx: &mut [T],
     w: &SMatrix<T, O, I>,
     g: &[T],
 ) {
-    dispatch!(level, g.len() * I, {
-        let rows = opaque(O);
-        for (dx, g) in dx.chunks_exact_mut(I).zip(g.chunks_exact(rows)) {
-            for (dx, w) in dx.iter_mut().zip(w.as_slice().chunks_exact(rows)) {
-                *dx = dot(w, g);
-            }
+    run_at(
+        level,
+        #[inline(always)]
+        || transposed_product_body(dx, w, g),
+    );
+}
+
+#[inline(always)]
+fn transposed_product_body<T: Float, const O: usize, const I: usize>(
+    dx: &mut [T],
+    w: &SMatrix<T, O, I>,
+    g: &[T],
+) {
+    let rows = opaque(O);
+    for (dx, g) in dx.chunks_exact_mut(I).zip(g.chunks_exact(rows)) {
+        for (dx, w) in dx.iter_mut().zip(w.as_slice().chunks_exact(rows)) {
+            *dx = dot(w, g);
         }
-    });
+    }
 }
 
 /// A dense layer's backward pass on one sample with its gradient-descent step fused in: for
 /// each column `j` of `W` (`rows` rows, column-major in `w`), `x[j]` becomes `dL/dx_j`, the
 /// [`dot`] of the column with `g` (the old weights), and then the column takes the step
 /// `W[:, j] ← W[:, j] - lr (g x_j + wd W[:, j])` while it is in cache.
-#[inline]
+#[inline(always)]
 pub(crate) fn descend_columns<T: Float>(
     w: &mut [T],
     rows: usize,
@@ -170,11 +198,11 @@ pub(crate) fn descend_columns<T: Float>(
     g: &[T],
     step: Descent<T>,
 ) {
-    descend_columns_at(simd_level(), w, rows, x, g, step);
+    dispatch!(w.len(), descend_columns_body(w, rows, x, g, step));
 }
 
 /// [`descend_columns`] at the given level.
-#[inline]
+#[cfg(test)]
 pub(crate) fn descend_columns_at<T: Float>(
     level: SimdLevel,
     w: &mut [T],
@@ -183,30 +211,43 @@ pub(crate) fn descend_columns_at<T: Float>(
     g: &[T],
     step: Descent<T>,
 ) {
-    dispatch!(level, w.len(), {
-        for (w, x) in w.chunks_exact_mut(rows).zip(x.iter_mut()) {
-            let xj = *x;
-            *x = dot(w, g);
-            step.apply_scaled(w, g, xj);
-        }
-    });
+    run_at(
+        level,
+        #[inline(always)]
+        || descend_columns_body(w, rows, x, g, step),
+    );
+}
+
+#[inline(always)]
+fn descend_columns_body<T: Float>(
+    w: &mut [T],
+    rows: usize,
+    x: &mut [T],
+    g: &[T],
+    step: Descent<T>,
+) {
+    for (w, x) in w.chunks_exact_mut(rows).zip(x.iter_mut()) {
+        let xj = *x;
+        *x = dot(w, g);
+        step.apply_scaled(w, g, xj);
+    }
 }
 
 /// A dense layer's gradient-descent step on a batch, without storing the gradient: for each
 /// column `j` of `W` (`O x I`), the column's gradient `Σ_c G[:, c] X[j, c]` summed over the
 /// batch, then its step.
-#[inline]
+#[inline(always)]
 pub(crate) fn descend_outer<T: Float, const O: usize, const I: usize>(
     w: &mut SMatrix<T, O, I>,
     g: &[T],
     x: &[T],
     step: Descent<T>,
 ) {
-    descend_outer_at(simd_level(), w, g, x, step);
+    dispatch!(g.len() * I, descend_outer_body(w, g, x, step));
 }
 
 /// [`descend_outer`] at the given level.
-#[inline]
+#[cfg(test)]
 pub(crate) fn descend_outer_at<T: Float, const O: usize, const I: usize>(
     level: SimdLevel,
     w: &mut SMatrix<T, O, I>,
@@ -214,42 +255,49 @@ pub(crate) fn descend_outer_at<T: Float, const O: usize, const I: usize>(
     x: &[T],
     step: Descent<T>,
 ) {
-    dispatch!(level, g.len() * I, {
-        let rows = opaque(O);
-        for (j, w) in w.as_mut_slice().chunks_exact_mut(rows).enumerate() {
-            let mut grad = [T::zero(); O];
-            for (g, x) in g.chunks_exact(rows).zip(x.chunks_exact(I)) {
-                let xj = x[j];
-                grad.iter_mut().zip(g).for_each(|(s, &g)| *s += g * xj);
-            }
-            step.apply(w, &grad);
+    run_at(
+        level,
+        #[inline(always)]
+        || descend_outer_body(w, g, x, step),
+    );
+}
+
+#[inline(always)]
+fn descend_outer_body<T: Float, const O: usize, const I: usize>(
+    w: &mut SMatrix<T, O, I>,
+    g: &[T],
+    x: &[T],
+    step: Descent<T>,
+) {
+    let rows = opaque(O);
+    for (j, w) in w.as_mut_slice().chunks_exact_mut(rows).enumerate() {
+        let mut grad = [T::zero(); O];
+        for (g, x) in g.chunks_exact(rows).zip(x.chunks_exact(I)) {
+            let xj = x[j];
+            grad.iter_mut().zip(g).for_each(|(s, &g)| *s += g * xj);
         }
-    });
+        step.apply(w, &grad);
+    }
 }
 
 /// The gradient-descent step of `step` on a parameter slice and its gradient
 /// ([`Descent::apply`]), vectorised for the CPU at hand.
 #[inline]
 pub(crate) fn apply_descent<T: Float>(step: Descent<T>, theta: &mut [T], grad: &[T]) {
-    dispatch!(simd_level(), theta.len(), step.apply(theta, grad));
+    dispatch!(theta.len(), step.apply(theta, grad));
 }
 
 /// `x ← f(x)` for every value of `xs`, `f` compiled for the CPU at hand (an activation: as
 /// much work a value as several multiply-adds, an exponential's a dozen).
 #[inline]
 pub(crate) fn map_in_place<T: Float>(xs: &mut [T], f: impl Fn(T) -> T) {
-    dispatch!(
-        simd_level(),
-        8 * xs.len(),
-        xs.iter_mut().for_each(|v| *v = f(*v))
-    );
+    dispatch!(8 * xs.len(), xs.iter_mut().for_each(|v| *v = f(*v)));
 }
 
 /// `d ← f(d, y)` for every pair of values of `d` and `y` (an activation's backward pass).
 #[inline]
 pub(crate) fn zip_map_in_place<T: Float>(d: &mut [T], y: &[T], f: impl Fn(T, T) -> T) {
     dispatch!(
-        simd_level(),
         2 * d.len(),
         d.iter_mut().zip(y).for_each(|(d, &y)| *d = f(*d, y))
     );
@@ -260,7 +308,7 @@ pub(crate) fn zip_map_in_place<T: Float>(d: &mut [T], y: &[T], f: impl Fn(T, T) 
 /// overflows; a NaN anywhere makes the column NaN).
 #[inline]
 pub(crate) fn softmax_columns<T: Float>(data: &mut [T], rows: usize) {
-    dispatch!(simd_level(), 8 * data.len(), {
+    dispatch!(8 * data.len(), {
         for col in data.chunks_exact_mut(rows.max(1)) {
             let max = col
                 .iter()
@@ -279,9 +327,10 @@ pub(crate) fn softmax_columns<T: Float>(data: &mut [T], rows: usize) {
 
 /// `dst[i] ← src[i] / 255` in `T`, correctly rounded (the grey levels of an image as values in
 /// `[0, 1]`).
+#[cfg(feature = "std")]
 #[inline]
 pub(crate) fn unit_from_bytes<T: Float>(dst: &mut [T], src: &[u8]) {
-    dispatch!(simd_level(), 2 * dst.len(), {
+    dispatch!(2 * dst.len(), {
         let max = T::of_f64(255.0);
         for (x, &p) in dst.iter_mut().zip(src) {
             *x = T::of_u8(p) / max;
@@ -293,7 +342,7 @@ pub(crate) fn unit_from_bytes<T: Float>(dst: &mut [T], src: &[u8]) {
 /// hand: its integer maximum needs SSE4.1 or better to be one instruction).
 #[inline]
 pub(crate) fn all_finite<T: Float>(values: &[T]) -> bool {
-    dispatch!(simd_level(), values.len(), T::all_finite(values))
+    dispatch!(values.len(), T::all_finite(values))
 }
 
 /// `n`, hidden from the optimiser. When a loop over the rows of a column has a trip count
