@@ -61,14 +61,18 @@ pub fn gemm<T, R1, C1, R2, C2, R3, C3, S1, S2, S3>(
     let (k_b, n) = b.shape();
     assert_eq!(k, k_b, "gemm: dimensions mismatch for multiplication.");
     assert_eq!(c.shape(), (m, n), "gemm: dimensions mismatch for addition.");
-    let dynamic = is_dyn::<R1>()
-        || is_dyn::<C1>()
-        || is_dyn::<R2>()
-        || is_dyn::<C2>()
-        || is_dyn::<R3>()
-        || is_dyn::<C3>();
-    if dynamic && large_gemm(c, alpha, a, b, beta) {
-        return;
+    // without `std` there are no gemm crates: every product is computed below
+    #[cfg(feature = "std")]
+    {
+        let dynamic = is_dyn::<R1>()
+            || is_dyn::<C1>()
+            || is_dyn::<R2>()
+            || is_dyn::<C2>()
+            || is_dyn::<R3>()
+            || is_dyn::<C3>();
+        if dynamic && large_gemm(c, alpha, a, b, beta) {
+            return;
+        }
     }
     for j in 0..n {
         for i in 0..m {
@@ -107,6 +111,7 @@ pub fn gemm_tr<T, const R: usize, const C: usize, C3, S1, S3>(
     S1: StorageMut<T, Const<C>, C3>,
     S3: Storage<T, Const<R>, C3>,
 {
+    #[cfg(feature = "std")]
     if is_dyn::<C3>() && large_gemm(c, alpha, &transposed(a), b, beta) {
         return;
     }
@@ -132,6 +137,7 @@ where
 }
 
 /// Whether `D` is known only at run time.
+#[cfg(feature = "std")]
 #[inline]
 fn is_dyn<D: Dim>() -> bool {
     D::try_to_usize().is_none()
@@ -259,26 +265,6 @@ where
         }
     }
     true
-}
-
-/// Without `std` there are no gemm crates: every product is computed here.
-#[cfg(not(feature = "std"))]
-fn large_gemm<T, R1, C1, R2, C2, R3, C3, S1, S2, S3>(
-    _: &mut Matrix<T, R1, C1, S1>,
-    _: T,
-    _: &Matrix<T, R2, C2, S2>,
-    _: &Matrix<T, R3, C3, S3>,
-    _: T,
-) -> bool
-where
-    R1: Dim,
-    C1: Dim,
-    R2: Dim,
-    C2: Dim,
-    R3: Dim,
-    C3: Dim,
-{
-    false
 }
 
 #[cfg(test)]
