@@ -105,7 +105,7 @@ pub(crate) fn positive_in<T: Float>(
         "finite and positive in f32, the network's scalar (from 1e-45 to 3.4e38)",
         "finite and positive in f64",
     );
-    check_in(name, value, v.is_finite() && v > T::zero(), requirement)
+    check(name, value, v.is_finite() && v > T::zero(), requirement).map(drop)
 }
 
 /// Checks, in the scalar `T`, that a value checked finite and not negative in `f64` is still
@@ -118,7 +118,7 @@ pub(crate) fn finite_in<T: Float>(
         "finite in f32, the network's scalar (at most 3.4e38)",
         "finite in f64",
     );
-    check_in(name, value, T::of_f64(value).is_finite(), requirement)
+    check(name, value, T::of_f64(value).is_finite(), requirement).map(drop)
 }
 
 /// Checks, in the scalar `T`, that a value checked in `[0, 1)` in `f64` is still below 1.
@@ -130,29 +130,12 @@ pub(crate) fn below_one_in<T: Float>(
         "below 1 in f32, the network's scalar (at most 0.99999994)",
         "below 1 in f64",
     );
-    check_in(name, value, T::of_f64(value) < T::one(), requirement)
+    check(name, value, T::of_f64(value) < T::one(), requirement).map(drop)
 }
 
 /// The requirement for `T`: the `f32` one or the `f64` one.
 fn in_scalar<T: Float>(f32_text: &'static str, f64_text: &'static str) -> &'static str {
     if T::NAME == "f32" { f32_text } else { f64_text }
-}
-
-fn check_in(
-    name: &'static str,
-    value: f64,
-    ok: bool,
-    requirement: &'static str,
-) -> Result<(), HyperparameterError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(HyperparameterError {
-            name,
-            value,
-            requirement,
-        })
-    }
 }
 
 /// The `learning_rate`/`set_learning_rate` pair of an optimizer that keeps its rate in
