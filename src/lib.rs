@@ -96,13 +96,17 @@ pub use crate::check::{
 pub use crate::core::Error;
 pub use crate::core::build;
 pub use crate::core::{
-    Batch, Chain, Descent, FirstLayer, Float, HyperparameterError, Init, InputOf, Layer, Network,
-    Params, Role, Tensor, TensorInfo, TensorMut,
+    AnyImage, Batch, Chain, Descent, FirstLayer, FlatWidth, Float, HyperparameterError, Image,
+    ImageBatch, ImageN, Init, InputOf, Layer, Network, Params, Role, Slide, Tensor, TensorInfo,
+    TensorMut, TrainContext, Values, Volume, WindowFits, Wired,
 };
 #[cfg(feature = "pytorch")]
 pub use crate::io::pytorch;
 pub use crate::io::{bake, model_file};
-pub use crate::layers::{Dense, Relu, Sigmoid, Softmax, Tanh};
+pub use crate::layers::{
+    AvgPool2d, BatchNorm2d, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Relu, Sigmoid, Softmax,
+    Tanh,
+};
 pub use crate::loss::{CrossEntropy, HalfSse, Loss, Mse, SoftmaxCrossEntropy, Sse, TargetOf};
 pub use crate::optim::{Adam, Momentum, Optimizer, Sgd};
 #[allow(deprecated)]
@@ -135,9 +139,10 @@ pub mod prelude {
     #[allow(deprecated)]
     pub use crate::FusedSgd;
     pub use crate::{
-        Adam, Batch, Chain, CrossEntropy, Dense, Difference, Float, GradCheck, HalfSse, Init,
-        InputOf, Layer, Loss, Momentum, Mse, Network, Optimizer, Params, Relu, Sgd, Sigmoid,
-        Softmax, SoftmaxCrossEntropy, Sse, Tanh, TargetOf, Train, gradcheck, net,
+        Adam, AvgPool2d, Batch, BatchNorm2d, Chain, Conv2d, CrossEntropy, Dense, Difference,
+        Dropout, Flatten, Float, GradCheck, HalfSse, Image, Init, InputOf, Layer, Loss, MaxPool2d,
+        Momentum, Mse, Network, Optimizer, Params, Relu, Sgd, Sigmoid, Softmax,
+        SoftmaxCrossEntropy, Sse, Tanh, TargetOf, Train, TrainContext, gradcheck, net,
         numerical_gradient, numerical_gradient_with, numerical_param_gradient,
     };
     pub use nalgebra::{Const, Dyn, OMatrix, SMatrix, SVector, U1};

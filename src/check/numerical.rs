@@ -3,7 +3,7 @@
 
 use nalgebra::{DefaultAllocator, Dim, OMatrix, allocator::Allocator};
 
-use crate::core::{Float, InputOf, Layer, Params};
+use crate::core::{Float, InputOf, Layer, Params, TrainContext};
 use crate::loss::{Loss, TargetOf};
 
 /// A finite-difference formula and its step `h`.
@@ -28,7 +28,7 @@ impl Default for Difference {
 impl Difference {
     /// The partial derivative at `x0` of the function `f` of one coordinate, given
     /// `f0 = f(x0)` (used by the forward formula).
-    fn partial<T: Float>(self, x0: T, f0: f64, mut f: impl FnMut(T) -> f64) -> f64 {
+    pub(crate) fn partial<T: Float>(self, x0: T, f0: f64, mut f: impl FnMut(T) -> f64) -> f64 {
         let at = |h: f64| T::of_f64(x0.as_f64() + h);
         match self {
             Difference::Forward(h) => {
@@ -120,26 +120,42 @@ pub fn numerical_param_gradient<N, X, L, Y, T>(
 ) -> N
 where
     T: Float,
-    X: InputOf<N>,
+    X: InputOf<N> + Clone,
     Y: TargetOf<L, X::Out, Scalar = T>,
     N: Params<T> + Clone + Default,
 {
-    let loss = Y::loss(loss);
     let mut probe = net.clone();
     let mut grad = N::default();
-    let f0 = loss.loss(&X::as_layer(&probe).forward(x), y).as_f64();
+    let f0 = training_loss(&probe, loss, x.clone(), y);
     let mut k = 0;
     while let Some((_, _, p)) = probe.param_mut(k) {
         let x0 = *p;
         let d = difference.partial(x0, f0, |v| {
             set_param(&mut probe, k, v);
-            loss.loss(&X::as_layer(&probe).forward(x), y).as_f64()
+            training_loss(&probe, loss, x.clone(), y)
         });
         set_param(&mut probe, k, x0);
         set_param(&mut grad, k, T::of_f64(d));
         k += 1;
     }
     grad
+}
+
+/// The seed of the training context the checker holds fixed: every evaluation of the loss
+/// draws the same dropout masks.
+pub(crate) const CHECK_SEED: u64 = 0x7E57_5EED;
+
+/// `loss(net(x), y)` in training mode (batch statistics, the checker's fixed dropout masks):
+/// the function backprop differentiates.
+pub(crate) fn training_loss<N, X, L, Y, T>(net: &N, loss: &L, x: X, y: &Y) -> f64
+where
+    T: Float,
+    X: InputOf<N>,
+    Y: TargetOf<L, X::Out, Scalar = T>,
+{
+    let mut ctx = TrainContext::seeded(CHECK_SEED);
+    let (out, _) = X::as_layer(net).forward_train_in(x, &mut ctx);
+    Y::loss(loss).loss(&out, y).as_f64()
 }
 
 fn set_param<T: Float, N: Params<T>>(net: &mut N, index: usize, value: T) {

@@ -2,7 +2,7 @@
 
 use core::mem::MaybeUninit;
 
-use super::{Descent, FirstLayer, Float, Layer, Network, Params, Tensor, TensorMut};
+use super::{Descent, FirstLayer, Float, Layer, Network, Params, Tensor, TensorMut, TrainContext};
 
 /// Layer `head` followed by `tail`: a layer of `In` whenever `head` is a layer of `In` and
 /// `tail` is a layer of `head`'s output. Chains nest (`tail` is usually another chain, and so
@@ -59,6 +59,12 @@ where
     fn forward_train(&self, x: In) -> (Self::Out, Self::Cache) {
         let (mid, head_cache) = self.head.forward_train(x);
         let (out, tail_cache) = self.tail.forward_train(mid);
+        (out, (head_cache, tail_cache))
+    }
+
+    fn forward_train_in(&self, x: In, ctx: &mut TrainContext) -> (Self::Out, Self::Cache) {
+        let (mid, head_cache) = self.head.forward_train_in(x, ctx);
+        let (out, tail_cache) = self.tail.forward_train_in(mid, ctx);
         (out, (head_cache, tail_cache))
     }
 
@@ -134,6 +140,24 @@ impl<T: Float, A: Params<T>, B: Params<T>> Params<T> for Chain<A, B> {
     fn all_finite(&self) -> bool {
         // `&`, not `&&`: no branch per layer
         self.head.all_finite() & self.tail.all_finite()
+    }
+
+    fn buffers(&self) -> impl Iterator<Item = Tensor<'_, T>> {
+        self.head
+            .buffers()
+            .chain(self.tail.buffers().map(|t| Tensor {
+                info: t.info.shifted(A::LAYERS),
+                data: t.data,
+            }))
+    }
+
+    fn buffers_mut(&mut self) -> impl Iterator<Item = TensorMut<'_, T>> {
+        self.head
+            .buffers_mut()
+            .chain(self.tail.buffers_mut().map(|t| TensorMut {
+                info: t.info.shifted(A::LAYERS),
+                data: t.data,
+            }))
     }
 
     fn zip_params_mut<const K: usize, F>(&mut self, grad: &Self, state: [&mut Self; K], f: &mut F)

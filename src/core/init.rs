@@ -40,12 +40,28 @@ pub enum Init {
 
 impl Init {
     /// Draws every weight of `net` from this distribution and sets every bias to zero.
+    ///
+    /// A convolution's kernel counts its window in both fans, as PyTorch does (`fan_in` is
+    /// input channels · K², `fan_out` output channels · K²). A per-channel scale starts at
+    /// one, and the buffers at their starting values: running means at zero, running
+    /// variances at one.
     pub fn apply<T: Float, N: Params<T>, R: Rng + ?Sized>(self, net: &mut N, rng: &mut R) {
+        for t in net.buffers_mut() {
+            t.data.fill(match t.info.role {
+                Role::RunningVar => T::one(),
+                _ => T::zero(),
+            });
+        }
         for t in net.tensors_mut() {
             match t.info.role {
-                Role::Bias => t.data.fill(T::zero()),
-                Role::Weight => {
-                    let (fan_out, fan_in) = (t.info.rows as f64, t.info.cols as f64);
+                Role::Bias | Role::RunningMean | Role::RunningVar => t.data.fill(T::zero()),
+                Role::Scale => t.data.fill(T::one()),
+                Role::Weight | Role::Kernel2d(_) => {
+                    let window = match t.info.role {
+                        Role::Kernel2d(k) => (k * k) as f64,
+                        _ => 1.0,
+                    };
+                    let (fan_out, fan_in) = (t.info.rows as f64 * window, t.info.cols as f64);
                     for w in t.data.iter_mut() {
                         *w = T::of_f64(match self {
                             Init::Xavier => {

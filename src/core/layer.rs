@@ -1,7 +1,7 @@
 //! The layer contract: forward, forward for training, and a backward pass each layer derives
 //! for itself.
 
-use super::{Descent, Float};
+use super::{Descent, Float, TrainContext};
 
 /// A layer (or a whole network) that takes values of type `In`.
 ///
@@ -30,7 +30,7 @@ use super::{Descent, Float};
 #[diagnostic::on_unimplemented(
     message = "shape mismatch: `{Self}` cannot take `{In}` as input",
     label = "`{Self}` cannot take this input",
-    note = "a layer takes `Matrix<T, Const<WIDTH>, B, …>`: a column of WIDTH values per sample, with the layer's scalar type T; check the output width and scalar of the layer before it"
+    note = "a layer takes `Matrix<T, Const<WIDTH>, B, …>` (a column of WIDTH values per sample) or `ImageN<T, Const<C>, Const<H>, Const<W>, B>` (images of C channels), with the layer's scalar type T; check the output of the layer before it"
 )]
 pub trait Layer<In> {
     /// What the layer produces: the same batch dimension as `In`, its own width.
@@ -44,6 +44,17 @@ pub trait Layer<In> {
     /// The forward pass for training: also returns what `backward` needs. Takes the input by
     /// value so that a layer that keeps its input (as `Dense` does) need not copy it.
     fn forward_train(&self, x: In) -> (Self::Out, Self::Cache);
+
+    /// The forward pass for training, handed the step's [`TrainContext`]: what the training
+    /// steps and the checker call. A layer that behaves differently in training and needs the
+    /// context (dropout draws its mask from it) overrides this; the default ignores the context
+    /// and calls [`forward_train`](Layer::forward_train), so layers written before the context
+    /// existed need no change. [`Chain`](crate::Chain) hands the context to both its parts.
+    #[inline]
+    fn forward_train_in(&self, x: In, ctx: &mut TrainContext) -> (Self::Out, Self::Cache) {
+        let _ = ctx;
+        self.forward_train(x)
+    }
 
     /// The backward pass: given the cache of `forward_train` and dL/dOut, adds dL/dparams into
     /// `grad` and returns dL/dIn.
@@ -115,7 +126,7 @@ pub trait Layer<In> {
 #[diagnostic::on_unimplemented(
     message = "shape mismatch: `{N}` cannot take `{Self}` as input",
     label = "`{N}` cannot take this input",
-    note = "a network takes `Matrix<T, Const<WIDTH>, B, …>`: a column of WIDTH values per sample, with its scalar type T"
+    note = "a network takes `Matrix<T, Const<WIDTH>, B, …>` (a column of WIDTH values per sample) or `ImageN<T, Const<C>, Const<H>, Const<W>, B>` (images of C channels), with its scalar type T"
 )]
 pub trait InputOf<N>: Sized {
     /// `N`, seen as a layer of `Self` (it is `N`).

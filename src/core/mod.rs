@@ -4,21 +4,27 @@
 
 pub mod build;
 mod chain;
+mod context;
 mod descent;
 mod error;
+pub(crate) mod image;
 mod init;
 mod layer;
 mod net_macro;
 pub(crate) mod network;
 pub(crate) mod params;
 mod scalar;
+pub(crate) mod shape;
 
 pub use chain::Chain;
+pub use context::TrainContext;
 pub use descent::Descent;
 #[allow(deprecated)]
 pub use error::{Error, HyperparameterError};
+pub use image::{Image, ImageBatch, ImageN, Values, Volume};
 pub use init::Init;
 pub use layer::{InputOf, Layer};
-pub use network::{Batch, FirstLayer, Network};
+pub use network::{AnyImage, Batch, FirstLayer, Network, Wired};
 pub use params::{Params, Role, Tensor, TensorInfo, TensorMut};
 pub use scalar::Float;
+pub use shape::{FlatWidth, Slide, WindowFits};

@@ -1,9 +1,10 @@
 //! What makes a layer a whole network: a known input width and scalar, and constructors that
 //! check, at compile time, that every layer fits the one before it.
 
-use nalgebra::{DimName, Dyn, OMatrix};
+use nalgebra::allocator::Allocator;
+use nalgebra::{DefaultAllocator, Dim, DimName, Dyn, OMatrix};
 
-use super::Float;
+use super::{Float, Layer};
 
 /// A network (or a single layer) whose input width and scalar type are fixed by its type: a
 /// [`Dense`](crate::Dense), or a [`Chain`](crate::Chain) whose first layer is one (a
@@ -41,6 +42,37 @@ pub trait FirstLayer<Rest> {
     type Input;
 }
 
+/// The input a network that starts with an image layer ([`Conv2d`](crate::Conv2d),
+/// a pool, [`BatchNorm2d`](crate::BatchNorm2d)) declares as its [`Network::Input`]: images of
+/// `C` channels with scalar `T`, of whatever size the network fits. Such a layer takes images
+/// of any size, so the size that fits the whole network is only known once an image meets it:
+/// a wrong size is then a compile error at `forward`, `train_step` or `gradcheck`, not at
+/// `random` (see `docs/shape-errors.md`). It has no values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AnyImage<T, C>(core::marker::PhantomData<(T, C)>);
+
+/// "`N`'s declared input fits `N`", asked by the constructors (`random`, `zeros`, …) so that a
+/// network whose layers do not fit each other is a compile error where it is built. For a
+/// column input it is `N: Layer<Self>`, whose failure says `shape mismatch` and names the layer;
+/// for [`AnyImage`] it holds, and the check waits for the image.
+#[diagnostic::on_unimplemented(
+    message = "shape mismatch: `{N}` cannot take its own input `{Self}`",
+    note = "check the output of each layer against the input of the next"
+)]
+pub trait Wired<N> {}
+
+impl<N, T, R, C> Wired<N> for OMatrix<T, R, C>
+where
+    T: nalgebra::Scalar,
+    R: Dim,
+    C: Dim,
+    DefaultAllocator: Allocator<R, C>,
+    N: Layer<OMatrix<T, R, C>>,
+{
+}
+
+impl<N, T, C> Wired<N> for AnyImage<T, C> {}
+
 /// A batch of inputs of network `N`: `OMatrix<N::Scalar, N::InputDim, B>`, one column per
 /// sample, `B` samples (`Dyn` by default: any number, on the heap; `Const<K>` for a fixed
 /// number, on the stack).
@@ -65,9 +97,9 @@ macro_rules! network_inherent_methods {
             pub fn zeros() -> Self
             where
                 Self: $crate::Network
-                    + $crate::Layer<<Self as $crate::Network>::Input>
                     + $crate::Params<<Self as $crate::Network>::Scalar>
                     + Default,
+                <Self as $crate::Network>::Input: $crate::core::network::Wired<Self>,
             {
                 Self::default()
             }
@@ -77,9 +109,9 @@ macro_rules! network_inherent_methods {
             pub fn random<R: rand::Rng + ?Sized>(rng: &mut R) -> Self
             where
                 Self: $crate::Network
-                    + $crate::Layer<<Self as $crate::Network>::Input>
                     + $crate::Params<<Self as $crate::Network>::Scalar>
                     + Default,
+                <Self as $crate::Network>::Input: $crate::core::network::Wired<Self>,
             {
                 Self::random_with(rng, $crate::Init::default())
             }
@@ -88,9 +120,9 @@ macro_rules! network_inherent_methods {
             pub fn random_with<R: rand::Rng + ?Sized>(rng: &mut R, init: $crate::Init) -> Self
             where
                 Self: $crate::Network
-                    + $crate::Layer<<Self as $crate::Network>::Input>
                     + $crate::Params<<Self as $crate::Network>::Scalar>
                     + Default,
+                <Self as $crate::Network>::Input: $crate::core::network::Wired<Self>,
             {
                 $crate::core::build::random_with(rng, init)
             }
@@ -101,8 +133,8 @@ macro_rules! network_inherent_methods {
             pub fn zeros_boxed() -> alloc::boxed::Box<Self>
             where
                 Self: $crate::Network
-                    + $crate::Layer<<Self as $crate::Network>::Input>
                     + $crate::Params<<Self as $crate::Network>::Scalar>,
+                <Self as $crate::Network>::Input: $crate::core::network::Wired<Self>,
             {
                 $crate::core::build::zeroed_boxed::<Self, <Self as $crate::Network>::Scalar>()
             }
@@ -112,8 +144,8 @@ macro_rules! network_inherent_methods {
             pub fn random_boxed<R: rand::Rng + ?Sized>(rng: &mut R) -> alloc::boxed::Box<Self>
             where
                 Self: $crate::Network
-                    + $crate::Layer<<Self as $crate::Network>::Input>
                     + $crate::Params<<Self as $crate::Network>::Scalar>,
+                <Self as $crate::Network>::Input: $crate::core::network::Wired<Self>,
             {
                 Self::random_boxed_with(rng, $crate::Init::default())
             }
@@ -126,8 +158,8 @@ macro_rules! network_inherent_methods {
             ) -> alloc::boxed::Box<Self>
             where
                 Self: $crate::Network
-                    + $crate::Layer<<Self as $crate::Network>::Input>
                     + $crate::Params<<Self as $crate::Network>::Scalar>,
+                <Self as $crate::Network>::Input: $crate::core::network::Wired<Self>,
             {
                 $crate::core::build::random_boxed_with(rng, init)
             }

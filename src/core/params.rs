@@ -6,13 +6,26 @@ use core::mem::MaybeUninit;
 
 use super::Float;
 
-/// What a parameter tensor is for.
+/// What a parameter tensor is for. New kinds of layers may bring new roles, so a `match`
+/// needs a `_` arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Role {
     /// A weight matrix, `rows` outputs by `cols` inputs (fan-out by fan-in).
     Weight,
     /// A bias vector.
     Bias,
+    /// A convolution's kernel of `K x K` (the value): `rows` output channels by `cols` =
+    /// input channels · K · K, stored column by column as every tensor; PyTorch's shape is
+    /// `[rows, cols / (K · K), K, K]`.
+    Kernel2d(usize),
+    /// A per-channel scale that starts at one (batch norm's γ).
+    Scale,
+    /// A running mean, kept by the training steps, not trained (a buffer, in PyTorch's
+    /// words; [`Params::buffers`]).
+    RunningMean,
+    /// A running variance, kept as [`RunningMean`](Role::RunningMean) is.
+    RunningVar,
 }
 
 impl Role {
@@ -21,6 +34,10 @@ impl Role {
         match self {
             Role::Weight => "weight",
             Role::Bias => "bias",
+            Role::Kernel2d(_) => "weight",
+            Role::Scale => "weight",
+            Role::RunningMean => "running_mean",
+            Role::RunningVar => "running_var",
         }
     }
 }
@@ -160,6 +177,32 @@ pub trait Params<T: Float>: Default {
 
     /// The parameter tensors, writable, in the same order as [`tensors`](Params::tensors).
     fn tensors_mut(&mut self) -> impl Iterator<Item = TensorMut<'_, T>>;
+
+    /// The layer's buffers: values that are not trained but kept by training, as a batch
+    /// norm's running statistics, in order. Model files save and load them after the
+    /// parameters; the optimizers, the checker and initialisation leave them alone.
+    ///
+    /// A layer with buffers updates them through the gradient: its `backward` writes the
+    /// step's new buffers into the gradient value (which has the layer's own type), and the
+    /// training steps copy them into the network with the update
+    /// ([`take_buffers`](Params::take_buffers)); its `backward_descend` writes them into
+    /// itself. None by default.
+    fn buffers(&self) -> impl Iterator<Item = Tensor<'_, T>> {
+        core::iter::empty()
+    }
+
+    /// The buffers, writable, in the order of [`buffers`](Params::buffers).
+    fn buffers_mut(&mut self) -> impl Iterator<Item = TensorMut<'_, T>> {
+        core::iter::empty()
+    }
+
+    /// Copies the buffers of `grad` (the gradient of a step, where `backward` left the
+    /// step's new buffers) into `self`: what the training steps do after the update.
+    fn take_buffers(&mut self, grad: &Self) {
+        for (mine, new) in self.buffers_mut().zip(grad.buffers()) {
+            mine.data.copy_from_slice(new.data);
+        }
+    }
 
     /// Total number of scalar parameters.
     fn param_count(&self) -> usize {

@@ -119,7 +119,15 @@ fn torch_name(prefix: &str, info: &TensorInfo) -> (String, Vec<usize>) {
             format!("{prefix}{}.weight", info.layer),
             vec![info.rows, info.cols],
         ),
-        Role::Bias => (format!("{prefix}{}.bias", info.layer), vec![info.rows]),
+        Role::Kernel2d(k) => (
+            format!("{prefix}{}.weight", info.layer),
+            vec![info.rows, info.cols / (k * k), k, k],
+        ),
+        Role::Scale => (format!("{prefix}{}.weight", info.layer), vec![info.rows]),
+        Role::Bias | Role::RunningMean | Role::RunningVar => (
+            format!("{prefix}{}.{}", info.layer, info.role.name()),
+            vec![info.rows],
+        ),
     }
 }
 

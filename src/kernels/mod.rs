@@ -12,6 +12,7 @@
 //! Why the gemm crates rather than nalgebra's `matrixmultiply`: its kernels stop at AVX2; see
 //! `docs/design.md` §5 and `docs/performance.md` for the measurements.
 
+pub(crate) mod conv;
 mod dispatch;
 mod exp;
 mod gemm;

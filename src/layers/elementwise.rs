@@ -6,18 +6,22 @@
 /// comparisons (always equal).
 macro_rules! parameter_free_layer {
     ($name:ident) => {
-        impl<T: $crate::core::Float> $crate::core::Params<T> for $name {
+        $crate::layers::elementwise::parameter_free_layer!([] $name, stringify!($name));
+    };
+    // a generic layer: its generics, its type, and its signature as `write!` arguments
+    ([$($g:tt)*] $name:ty, $($signature:tt)+) => {
+        impl<$($g)* T: $crate::core::Float> $crate::core::Params<T> for $name {
             const LAYERS: usize = 1;
             fn write_signature(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-                out.write_str(stringify!($name))
+                write!(out, "{}", format_args!($($signature)+))
             }
             fn fill(&mut self, _: T) {}
             fn all_finite(&self) -> bool {
                 true
             }
-            fn zip_params_mut<const K: usize, F>(&mut self, _: &Self, _: [&mut Self; K], _: &mut F)
+            fn zip_params_mut<const NS: usize, F>(&mut self, _: &Self, _: [&mut Self; NS], _: &mut F)
             where
-                F: FnMut(&mut [T], &[T], [&mut [T]; K]),
+                F: FnMut(&mut [T], &[T], [&mut [T]; NS]),
             {
             }
             fn tensors(&self) -> impl Iterator<Item = $crate::core::Tensor<'_, T>> {
@@ -28,17 +32,17 @@ macro_rules! parameter_free_layer {
             }
         }
 
-        impl<Rest: $crate::core::Network> $crate::core::FirstLayer<Rest> for $name {
+        impl<$($g)* Rest: $crate::core::Network> $crate::core::FirstLayer<Rest> for $name {
             type Scalar = Rest::Scalar;
             type InputDim = Rest::InputDim;
             type Input = Rest::Input;
         }
 
         // SAFETY: a zero-sized type has exactly one value and no bytes to get wrong.
-        unsafe impl bytemuck::Zeroable for $name {}
+        unsafe impl<$($g)*> bytemuck::Zeroable for $name {}
 
         // No parameters, nothing to compare: any two values are the one value.
-        impl approx::AbsDiffEq for $name {
+        impl<$($g)*> approx::AbsDiffEq for $name {
             type Epsilon = f64;
             fn default_epsilon() -> f64 {
                 f64::EPSILON
@@ -48,7 +52,7 @@ macro_rules! parameter_free_layer {
             }
         }
 
-        impl approx::RelativeEq for $name {
+        impl<$($g)*> approx::RelativeEq for $name {
             fn default_max_relative() -> f64 {
                 f64::EPSILON
             }
@@ -57,7 +61,7 @@ macro_rules! parameter_free_layer {
             }
         }
 
-        impl approx::UlpsEq for $name {
+        impl<$($g)*> approx::UlpsEq for $name {
             fn default_max_ulps() -> u32 {
                 4
             }
@@ -72,15 +76,19 @@ macro_rules! parameter_free_layer {
 /// there is nothing to step. Items of a [`Layer`](crate::Layer) impl.
 macro_rules! descends_without_parameters {
     () => {
+        $crate::layers::elementwise::descends_without_parameters!(Self::Out);
+    };
+    // `$input`: the layer's input type, where it is not its output type
+    ($input:ty) => {
         const DESCENDS: bool = true;
 
-        fn backward_descend<S: $crate::core::Float>(
+        fn backward_descend<Sc: $crate::core::Float>(
             &mut self,
             cache: Self::Cache,
             d_out: Self::Out,
-            _: $crate::core::Descent<S>,
-        ) -> Self::Out {
-            $crate::core::Layer::backward(self, cache, d_out, &mut Self)
+            _: $crate::core::Descent<Sc>,
+        ) -> $input {
+            $crate::core::Layer::backward(self, cache, d_out, &mut Self::default())
         }
     };
 }
@@ -106,31 +114,31 @@ macro_rules! elementwise_layer {
             }
         }
 
-        impl<T, R, C> $crate::core::Layer<nalgebra::OMatrix<T, R, C>> for $name
+        // one implementation for columns and images (any `Values`), so that the input type
+        // is known from the cache alone in `backward`
+        impl<X> $crate::core::Layer<X> for $name
         where
-            T: $crate::core::Float,
-            R: nalgebra::Dim,
-            C: nalgebra::Dim,
-            nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<R, C>,
+            X: $crate::core::Values,
+            X::Scalar: $crate::core::Float,
         {
-            type Out = nalgebra::OMatrix<T, R, C>;
-            type Cache = nalgebra::OMatrix<T, R, C>;
+            type Out = X;
+            type Cache = X;
 
             // Loops over the contiguous storage, not nalgebra's `map`/`apply`, which walk
             // rows and columns: a flat loop is what the compiler vectorises.
-            fn forward(&self, x: &Self::Out) -> Self::Out {
+            fn forward(&self, x: &X) -> X {
                 let mut y = x.clone();
-                $name::apply_all(y.as_mut_slice());
+                $name::apply_all(y.values_mut());
                 y
             }
 
-            fn forward_train(&self, mut x: Self::Out) -> (Self::Out, Self::Cache) {
-                $name::apply_all(x.as_mut_slice());
+            fn forward_train(&self, mut x: X) -> (X, X) {
+                $name::apply_all(x.values_mut());
                 (x.clone(), x)
             }
 
-            fn backward(&self, y: Self::Cache, mut d: Self::Out, _grad: &mut Self) -> Self::Out {
-                $crate::kernels::zip_map_in_place(d.as_mut_slice(), y.as_slice(), |d, y| {
+            fn backward(&self, y: X, mut d: X, _grad: &mut Self) -> X {
+                $crate::kernels::zip_map_in_place(d.values_mut(), y.values(), |d, y| {
                     d * $name::derivative_from_output(y)
                 });
                 d

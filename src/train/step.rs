@@ -4,7 +4,7 @@ use core::mem::MaybeUninit;
 
 use nalgebra::ComplexField;
 
-use crate::core::{Float, InputOf, Layer, Network, Params};
+use crate::core::{Float, InputOf, Layer, Network, Params, TrainContext};
 use crate::loss::{Loss, TargetOf};
 use crate::optim::{Optimizer, Sgd};
 
@@ -28,13 +28,33 @@ use crate::optim::{Optimizer, Sgd};
 pub trait Train: Sized {
     /// Runs the network forward on `x` (a sample or a batch), and backward from `loss` against
     /// target `y`, *adding* dL/dparams into `grad`. Returns the loss. dL/dX is not computed.
+    ///
+    /// The training forward pass gets a new [`TrainContext::next`]; see
+    /// [`accumulate_gradient_in`](Train::accumulate_gradient_in) to hand it one.
     fn accumulate_gradient<X, L, Y>(&self, loss: &L, x: &X, y: &Y, grad: &mut Self) -> Y::Scalar
     where
         X: InputOf<Self> + Clone,
         Y: TargetOf<L, X::Out>,
     {
+        self.accumulate_gradient_in(&mut TrainContext::next(), loss, x, y, grad)
+    }
+
+    /// [`accumulate_gradient`](Train::accumulate_gradient) with the training context `ctx`
+    /// (the random numbers of dropout masks).
+    fn accumulate_gradient_in<X, L, Y>(
+        &self,
+        ctx: &mut TrainContext,
+        loss: &L,
+        x: &X,
+        y: &Y,
+        grad: &mut Self,
+    ) -> Y::Scalar
+    where
+        X: InputOf<Self> + Clone,
+        Y: TargetOf<L, X::Out>,
+    {
         let net = X::as_layer(self);
-        let (out, cache) = net.forward_train(x.clone());
+        let (out, cache) = net.forward_train_in(x.clone(), ctx);
         let (value, d_out) = Y::loss(loss).loss_and_gradient(out, y);
         net.backward_params(cache, d_out, X::as_layer_mut(grad));
         value
@@ -62,9 +82,29 @@ pub trait Train: Sized {
         O: Optimizer<Self, Y::Scalar>,
         Self: Params<Y::Scalar>,
     {
+        self.train_step_in(&mut TrainContext::next(), opt, loss, x, y)
+    }
+
+    /// [`train_step`](Train::train_step) with the training context `ctx`: the random numbers
+    /// of dropout masks, for steps that are the same run after run whatever else the program
+    /// does (`TrainContext::seeded`).
+    fn train_step_in<X, L, Y, O>(
+        &mut self,
+        ctx: &mut TrainContext,
+        opt: &mut O,
+        loss: &L,
+        x: &X,
+        y: &Y,
+    ) -> Y::Scalar
+    where
+        X: InputOf<Self> + Clone,
+        Y: TargetOf<L, X::Out>,
+        O: Optimizer<Self, Y::Scalar>,
+        Self: Params<Y::Scalar>,
+    {
         let mut slot = MaybeUninit::uninit();
         let grad = BuiltInPlace(Self::zeroed_in(&mut slot));
-        step_from_zero(self, grad.0, opt, loss, x, y)
+        step_from_zero(ctx, self, grad.0, opt, loss, x, y)
     }
 
     /// [`train_step`](Train::train_step) with a caller-provided gradient buffer (of the
@@ -86,7 +126,7 @@ pub trait Train: Sized {
         Self: Params<Y::Scalar>,
     {
         grad.set_zero();
-        step_from_zero(self, grad, opt, loss, x, y)
+        step_from_zero(&mut TrainContext::next(), self, grad, opt, loss, x, y)
     }
 
     /// One plain SGD step on `x` (a sample or a batch) against `y`, fused into backward where
@@ -130,7 +170,7 @@ pub trait Train: Sized {
         }
         crate::optim::ensure_valid::<Self, Y::Scalar, _>(sgd);
         let net = X::as_layer_mut(self);
-        let (out, cache) = net.forward_train(x.clone());
+        let (out, cache) = net.forward_train_in(x.clone(), &mut TrainContext::next());
         let (value, d_out) = Y::loss(loss).loss_and_gradient(out, y);
         if value.is_finite() && Y::Scalar::all_finite(d_out.as_slice()) {
             net.backward_descend_params(cache, d_out, sgd.descent::<Y::Scalar>());
@@ -141,6 +181,7 @@ pub trait Train: Sized {
 
 /// The step of `train_step` and `train_step_with` once `grad` is zero: accumulate, check, update.
 fn step_from_zero<N, X, L, Y, O>(
+    ctx: &mut TrainContext,
     net: &mut N,
     grad: &mut N,
     opt: &mut O,
@@ -155,9 +196,10 @@ where
     O: Optimizer<N, Y::Scalar>,
 {
     crate::optim::ensure_valid(opt);
-    let value = net.accumulate_gradient(loss, x, y, grad);
+    let value = net.accumulate_gradient_in(ctx, loss, x, y, grad);
     if value.is_finite() && grad.all_finite() {
         opt.update(net, grad);
+        net.take_buffers(grad);
     }
     value
 }

@@ -2,6 +2,7 @@
 
 mod baked;
 mod big_networks;
+mod cnn;
 mod compile_fail;
 mod composition;
 mod dataset;

@@ -227,6 +227,7 @@ fn the_pytorch_import_fills_it_by_name() {
             let shape = match t.info.role {
                 Role::Bias => vec![t.info.rows],
                 Role::Weight => vec![t.info.rows, t.info.cols],
+                other => unreachable!("this network has no {other:?} tensor"),
             };
             (format!("{}.{role}", t.info.layer), shape, row_major(&t))
         })

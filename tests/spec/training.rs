@@ -264,6 +264,7 @@ fn normal_initialisation_draws_weights_with_the_asked_spread_and_zero_biases() {
                     "mean {mean}, std {std}"
                 );
             }
+            other => unreachable!("a dense network has no {other:?} tensor"),
         }
     }
 }
