@@ -94,6 +94,8 @@ pub use crate::check::{
 };
 #[allow(deprecated)]
 pub use crate::core::Error;
+#[cfg(feature = "alloc")]
+pub use crate::core::Samples;
 pub use crate::core::build;
 pub use crate::core::{
     AnyImage, Batch, Chain, Descent, FirstLayer, FlatWidth, Float, HyperparameterError, Image,

@@ -13,6 +13,8 @@ mod layer;
 mod net_macro;
 pub(crate) mod network;
 pub(crate) mod params;
+#[cfg(feature = "alloc")]
+mod samples;
 mod scalar;
 pub(crate) mod shape;
 
@@ -26,5 +28,7 @@ pub use init::Init;
 pub use layer::{InputOf, Layer};
 pub use network::{AnyImage, Batch, FirstLayer, Network, Wired};
 pub use params::{Params, Role, Tensor, TensorInfo, TensorMut};
+#[cfg(feature = "alloc")]
+pub use samples::Samples;
 pub use scalar::Float;
 pub use shape::{FlatWidth, Slide, WindowFits};

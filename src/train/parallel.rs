@@ -41,11 +41,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use nalgebra::{Const, Dyn, OMatrix};
-
 use super::Train;
 use crate::core::build::zeroed_boxed;
-use crate::core::{Float, HyperparameterError, InputOf, Network, Params};
+use crate::core::{Float, HyperparameterError, InputOf, Network, Params, Samples};
 use crate::kernels::available_cores;
 use crate::loss::TargetOf;
 use crate::optim::Optimizer;
@@ -167,29 +165,29 @@ impl<N> DataParallel<N> {
 }
 
 /// A thread's slice of a batch, in buffers it reuses from step to step, and its mean loss.
-struct Slice<T: Float, const I: usize, const C: usize> {
-    x: OMatrix<T, Const<I>, Dyn>,
-    y: OMatrix<T, Const<C>, Dyn>,
+struct Slice<T, X, Y> {
+    x: X,
+    y: Y,
     loss: T,
 }
 
-impl<T: Float, const I: usize, const C: usize> Slice<T, I, C> {
+impl<T: Float, X: Samples, Y: Samples> Slice<T, X, Y> {
     fn empty() -> Self {
         Slice {
-            x: OMatrix::<T, Const<I>, Dyn>::zeros(0),
-            y: OMatrix::<T, Const<C>, Dyn>::zeros(0),
+            x: X::empty(),
+            y: Y::empty(),
             loss: T::zero(),
         }
     }
 }
 
-/// What fills a thread's slice with its columns of the batch.
-type Load<'a, T, const I: usize, const C: usize> =
-    dyn Fn(Range<usize>, &mut Slice<T, I, C>) + Sync + 'a;
+/// What fills a thread's slice with its samples of the batch.
+type Load<'a, T, X, Y> = dyn Fn(Range<usize>, &mut Slice<T, X, Y>) + Sync + 'a;
 
 /// Training steps of one network with one loss on the threads of a [`DataParallel`]
-/// ([`DataParallel::run`]).
-pub struct Session<'s, 'n, 'g, N, L, T: Float, const I: usize, const C: usize> {
+/// ([`DataParallel::run`]), on batches of inputs `X` (columns `OMatrix<T, Const<I>, Dyn>` or
+/// images `ImageN<T, C, H, W, Dyn>`) against targets `Y`.
+pub struct Session<'s, 'n, 'g, N, L, T, X, Y> {
     crew: Option<&'s mut Crew>,
     grads: &'g mut [Box<N>],
     spare: &'g mut [Box<N>],
@@ -200,7 +198,7 @@ pub struct Session<'s, 'n, 'g, N, L, T: Float, const I: usize, const C: usize> {
     net: &'n mut N,
     loss: &'s L,
     /// One per thread.
-    slices: Vec<Slice<T, I, C>>,
+    slices: Vec<Slice<T, X, Y>>,
     /// [`gather`] for this network.
     gather: fn(&mut [Box<N>], &[Box<N>], Left),
 }
@@ -219,7 +217,7 @@ const WHOLE: Left = Left {
     pieces: 1,
 };
 
-impl<N, L, T: Float, const I: usize, const C: usize> Drop for Session<'_, '_, '_, N, L, T, I, C> {
+impl<N, L, T, X, Y> Drop for Session<'_, '_, '_, N, L, T, X, Y> {
     /// Leaves the last step's gradient whole in the first buffer, for
     /// [`DataParallel::gradient`].
     fn drop(&mut self) {
@@ -229,15 +227,16 @@ impl<N, L, T: Float, const I: usize, const C: usize> Drop for Session<'_, '_, '_
     }
 }
 
-impl<N, L, T, const I: usize, const C: usize> Session<'_, '_, '_, N, L, T, I, C>
+impl<N, L, T, X, Y> Session<'_, '_, '_, N, L, T, X, Y>
 where
     T: Float,
     N: Network + Params<T> + Send + Sync,
     L: Sync,
-    OMatrix<T, Const<I>, Dyn>: InputOf<N, Out = OMatrix<T, Const<C>, Dyn>>,
-    OMatrix<T, Const<C>, Dyn>: TargetOf<L, OMatrix<T, Const<C>, Dyn>, Scalar = T>,
+    X: Samples + InputOf<N> + Send + Sync,
+    Y: Samples + TargetOf<L, X::Out, Scalar = T> + Send + Sync,
 {
-    /// One training step on the batch `x` against `y`, its columns shared among the threads.
+    /// One training step on the batch `x` against `y`, its samples (columns or images) shared
+    /// among the threads.
     /// Returns the loss before the step. As with [`train_step_with`](Train::train_step_with),
     /// a step whose loss or gradient is not finite leaves the network untouched and returns the
     /// loss.
@@ -250,16 +249,11 @@ where
     /// If `x` and `y` have different numbers of columns (`inputs and targets must have as many
     /// columns`), or with the panic of a worker thread (the loss's, say), after every thread
     /// has stopped working on the step.
-    pub fn train_step<O: Optimizer<N, T>>(
-        &mut self,
-        opt: &mut O,
-        x: &OMatrix<T, Const<I>, Dyn>,
-        y: &OMatrix<T, Const<C>, Dyn>,
-    ) -> T {
-        let columns = x.ncols();
+    pub fn train_step<O: Optimizer<N, T>>(&mut self, opt: &mut O, x: &X, y: &Y) -> T {
+        let columns = x.samples();
         assert_eq!(
             columns,
-            y.ncols(),
+            y.samples(),
             "inputs and targets must have as many columns"
         );
         crate::optim::ensure_valid(opt);
@@ -271,8 +265,8 @@ where
                 .train_step_with(&mut *self.grads[0], opt, self.loss, x, y);
         }
         self.parallel_step(opt, columns, parts, &|range, slice| {
-            copy_columns(&mut slice.x, &x.as_slice()[range.start * I..range.end * I]);
-            copy_columns(&mut slice.y, &y.as_slice()[range.start * C..range.end * C]);
+            slice.x.copy_samples(x, range.clone());
+            slice.y.copy_samples(y, range);
         })
     }
 
@@ -313,13 +307,13 @@ where
     pub fn train_step_from<O, F>(&mut self, opt: &mut O, columns: usize, fill: F) -> T
     where
         O: Optimizer<N, T>,
-        F: Fn(Range<usize>, &mut OMatrix<T, Const<I>, Dyn>, &mut OMatrix<T, Const<C>, Dyn>) + Sync,
+        F: Fn(Range<usize>, &mut X, &mut Y) + Sync,
     {
-        let load = |range: Range<usize>, slice: &mut Slice<T, I, C>| {
+        let load = |range: Range<usize>, slice: &mut Slice<T, X, Y>| {
             let len = range.len();
             fill(range, &mut slice.x, &mut slice.y);
             assert!(
-                slice.x.ncols() == len && slice.y.ncols() == len,
+                slice.x.samples() == len && slice.y.samples() == len,
                 "fill must leave one column of inputs and of targets per index of its range"
             );
         };
@@ -360,7 +354,7 @@ where
         opt: &mut O,
         columns: usize,
         parts: usize,
-        load: &Load<'_, T, I, C>,
+        load: &Load<'_, T, X, Y>,
     ) -> T {
         let Session {
             crew,
@@ -390,7 +384,7 @@ where
         // 1. each thread's slice and its gradient
         {
             let net: &N = net;
-            let work: Vec<Mutex<(&mut N, &mut Slice<T, I, C>)>> = grads
+            let work: Vec<Mutex<(&mut N, &mut Slice<T, X, Y>)>> = grads
                 .iter_mut()
                 .zip(slices.iter_mut())
                 .take(parts)
@@ -478,6 +472,8 @@ where
                 opt.update(net, &grads[0]);
             }
         }
+        // buffers (batch norm's running statistics) as the first slice's step left them
+        net.take_buffers(&grads[0]);
         value
     }
 }
@@ -513,18 +509,18 @@ impl<N> DataParallel<N> {
     /// assert!(last < first);
     /// # Ok::<(), typenet::HyperparameterError>(())
     /// ```
-    pub fn run<T, L, const I: usize, const C: usize, R>(
+    pub fn run<T, L, X, Y, R>(
         &mut self,
         net: &mut N,
         loss: &L,
-        f: impl FnOnce(&mut Session<'_, '_, '_, N, L, T, I, C>) -> R,
+        f: impl FnOnce(&mut Session<'_, '_, '_, N, L, T, X, Y>) -> R,
     ) -> R
     where
         T: Float,
         N: Network + Params<T> + Send + Sync,
         L: Sync,
-        OMatrix<T, Const<I>, Dyn>: InputOf<N, Out = OMatrix<T, Const<C>, Dyn>>,
-        OMatrix<T, Const<C>, Dyn>: TargetOf<L, OMatrix<T, Const<C>, Dyn>, Scalar = T>,
+        X: Samples + InputOf<N> + Send + Sync,
+        Y: Samples + TargetOf<L, X::Out, Scalar = T> + Send + Sync,
     {
         let threads = self.grads.len();
         f(&mut Session {
@@ -549,21 +545,21 @@ impl<N> DataParallel<N> {
     ///
     /// As [`Session::train_step`]: if `x` and `y` have different numbers of columns (`inputs
     /// and targets must have as many columns`), or with the panic of a worker thread.
-    pub fn train_step<T, L, O, const I: usize, const C: usize>(
+    pub fn train_step<T, L, O, X, Y>(
         &mut self,
         net: &mut N,
         opt: &mut O,
         loss: &L,
-        x: &OMatrix<T, Const<I>, Dyn>,
-        y: &OMatrix<T, Const<C>, Dyn>,
+        x: &X,
+        y: &Y,
     ) -> T
     where
         T: Float,
         N: Network + Params<T> + Send + Sync,
         L: Sync,
         O: Optimizer<N, T>,
-        OMatrix<T, Const<I>, Dyn>: InputOf<N, Out = OMatrix<T, Const<C>, Dyn>>,
-        OMatrix<T, Const<C>, Dyn>: TargetOf<L, OMatrix<T, Const<C>, Dyn>, Scalar = T>,
+        X: Samples + InputOf<N> + Send + Sync,
+        Y: Samples + TargetOf<L, X::Out, Scalar = T> + Send + Sync,
     {
         self.run(net, loss, |session| session.train_step(opt, x, y))
     }
@@ -657,15 +653,6 @@ fn gather<T: Float, N: Params<T>>(grads: &mut [Box<N>], spare: &[Box<N>], left: 
 /// either rewritten before it is read again or checked (panics are reported separately).
 fn lock<P>(mutex: &Mutex<P>) -> MutexGuard<'_, P> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// `dst ← the columns in `src``, reusing `dst`'s storage when it has as many.
-fn copy_columns<T: Float, const R: usize>(dst: &mut OMatrix<T, Const<R>, Dyn>, src: &[T]) {
-    if dst.len() == src.len() {
-        dst.as_mut_slice().copy_from_slice(src);
-    } else {
-        *dst = OMatrix::<T, Const<R>, Dyn>::from_column_slice(src);
-    }
 }
 
 /// A phase's work, lent to the workers for the phase only ([`Crew::broadcast`]).

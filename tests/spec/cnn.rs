@@ -187,3 +187,38 @@ fn a_small_cnn_learns_to_tell_stripes_apart() {
     }
     assert!(last < 0.05 * first, "loss {first} → {last}");
 }
+
+#[test]
+fn a_data_parallel_step_on_images_is_the_whole_batch_step() {
+    use typenet::parallel::DataParallel;
+    type Net = net![Conv2d<1, 3, 3, 1, 0, f64>, BatchNorm2d<3, f64>, Relu, MaxPool2d<2>, Flatten, Dense<27, 4, f64>];
+    let mut rng = StdRng::seed_from_u64(8);
+    let mut one = Net::random(&mut rng);
+    let mut two = one.clone();
+    let x = Image::<f64, 1, 8, 8, Dyn>::from_fn_batch(Dyn(9), |n, _, y, x| {
+        ((n * 7 + y * 3 + x) % 5) as f64 / 2.0
+    });
+    let y = OMatrix::<f64, Const<4>, Dyn>::from_fn(9, |r, c| (r == c % 4) as u8 as f64);
+    // batch norm's batch statistics are the slice's, so compare a network without it too
+    type Plain = net![Conv2d<1, 3, 3, 1, 0, f64>, Relu, MaxPool2d<2>, Flatten, Dense<27, 4, f64>];
+    let mut plain_one = Plain::random(&mut rng);
+    let mut plain_two = plain_one.clone();
+    let mut parallel = DataParallel::<Plain>::new_unclamped(2).unwrap();
+    let a = parallel.train_step(
+        &mut plain_two,
+        &mut Sgd::new(0.1),
+        &SoftmaxCrossEntropy,
+        &x,
+        &y,
+    );
+    let b = plain_one.train_step(&mut Sgd::new(0.1), &SoftmaxCrossEntropy, &x, &y);
+    assert!((a - b).abs() < 1e-12, "{a} {b}");
+    assert!(approx::relative_eq!(plain_one, plain_two, epsilon = 1e-12));
+    // with batch norm: a step is taken and the running statistics move, from the first slice
+    let mut parallel = DataParallel::<Net>::new_unclamped(2).unwrap();
+    let loss = parallel.train_step(&mut two, &mut Sgd::new(0.1), &SoftmaxCrossEntropy, &x, &y);
+    assert!(loss.is_finite());
+    assert_ne!(two.tail.head.running_mean, [0.0; 3]);
+    one.train_step(&mut Sgd::new(0.1), &SoftmaxCrossEntropy, &x, &y);
+    assert_ne!(one.tail.head.running_mean, two.tail.head.running_mean);
+}
