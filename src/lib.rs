@@ -31,14 +31,19 @@
 //!
 //! ## The pieces
 //!
-//! - [`Layer`]: the contract every layer and network fulfils: `forward`, `forward_train`,
-//!   `backward`. The input is a nalgebra matrix with one column per sample, so the same
-//!   implementation serves a single sample (`SVector`, on the stack), a fixed batch
-//!   (`SMatrix<T, N, K>`, on the stack) and a batch of any size (`OMatrix<T, Const<N>, Dyn>`).
+//! - [`Layer`]: the contract every layer and network fulfils: `forward`, `forward_train`
+//!   (`forward_train_in`, with the step's [`TrainContext`]), `backward`. The input is a
+//!   nalgebra matrix with one column per sample, or an [`Image`] (channels, rows, columns, in
+//!   PyTorch's NCHW order), so the same implementation serves a single sample (`SVector`, one
+//!   image: on the stack), a fixed batch (`SMatrix<T, N, K>`, `Image<T, C, H, W, Const<K>>`: on
+//!   the stack) and a batch of any size (`OMatrix<T, Const<N>, Dyn>`, `Image<…, Dyn>`).
 //! - [`Params`]: the one description of a layer's parameters, walked by the optimizers, the
 //!   initialisers ([`Init`]), the checker, model files and the PyTorch import. A layer is
 //!   [`Layer`] and [`Params`], written in one file (`docs/layer-contract.md`).
-//! - [`layers`]: [`Dense`] and the activations [`Sigmoid`], [`Relu`], [`Tanh`], [`Softmax`].
+//! - [`layers`]: [`Dense`], the activations [`Sigmoid`], [`Relu`], [`Tanh`], [`Softmax`], and
+//!   for images [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Flatten`], [`BatchNorm2d`] and
+//!   [`Dropout`]. Output sizes of convolutions and pools are computed in the types, on stable
+//!   Rust ([`Slide`]): nobody writes the 24, 12, 8 and 4 between LeNet's layers.
 //! - [`Chain`] and [`net!`]: layers in sequence; a mismatch is a compile error that says
 //!   `shape mismatch` and names the layer.
 //! - [`loss`]: [`Mse`], [`Sse`], [`HalfSse`], [`CrossEntropy`], [`SoftmaxCrossEntropy`].
