@@ -6,7 +6,7 @@ use nalgebra::{Const, Dyn, OMatrix};
 use rand::{Rng, SeedableRng, seq::SliceRandom};
 
 use super::{DataError, DataProblem, IdxReader, Images, OneHot};
-use crate::core::Float;
+use crate::core::{Float, Image, ImageBatch, ImageN};
 
 /// Labelled samples: `len()` samples of `width()` grey levels (bytes, 0–255) and one label
 /// each. The bytes are converted to floats in `[0, 1]` only for the batch at hand, so a data set
@@ -23,10 +23,15 @@ use crate::core::Float;
 /// // asking for samples of the wrong width is an error, not a panic
 /// assert!(data.inputs::<f32, 3>(&[0]).is_err());
 /// ```
+///
+/// Samples can be images too: [`images`](Self::images) gives a batch of
+/// [`Image`]s for a network that starts with a convolution.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dataset {
     name: String,
     width: usize,
+    /// The rows and columns of each image, where the file said (IDX).
+    sides: Option<(usize, usize)>,
     pixels: Vec<u8>,
     labels: Vec<u8>,
 }
@@ -67,6 +72,7 @@ impl Dataset {
         Ok(Dataset {
             name,
             width,
+            sides: None,
             pixels,
             labels,
         })
@@ -88,8 +94,10 @@ impl Dataset {
                 },
             ));
         }
-        let width = images.width();
-        Self::new(name, width, images.pixels, labels)
+        let (width, sides) = (images.width(), (images.rows, images.cols));
+        let mut data = Self::new(name, width, images.pixels, labels)?;
+        data.sides = Some(sides);
+        Ok(data)
     }
 
     /// Loads an image file and a label file (IDX, raw or gzip) as one data set.
@@ -142,6 +150,21 @@ impl Dataset {
         self.width
     }
 
+    /// The rows and columns of each sample, for a data set read from an image file (IDX);
+    /// `None` for one made by [`new`](Self::new), whose samples are just `width` bytes.
+    ///
+    /// ```
+    /// use typenet::data::Dataset;
+    /// let data = Dataset::load(
+    ///     "data/mnist-10k/images-idx3-ubyte.gz",
+    ///     "data/mnist-10k/labels-idx1-ubyte.gz",
+    /// ).unwrap();
+    /// assert_eq!(data.image_sides(), Some((28, 28)));
+    /// ```
+    pub fn image_sides(&self) -> Option<(usize, usize)> {
+        self.sides
+    }
+
     /// All labels, in sample order.
     pub fn labels(&self) -> &[u8] {
         &self.labels
@@ -181,6 +204,7 @@ impl Dataset {
         Dataset {
             name: self.name.clone(),
             width: self.width,
+            sides: self.sides,
             pixels,
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
         }
@@ -259,23 +283,118 @@ impl Dataset {
         if batch.ncols() != indices.len() {
             *batch = OMatrix::<T, Const<N>, Dyn>::zeros(indices.len());
         }
+        self.fill(indices, batch.as_mut_slice());
+        Ok(())
+    }
+
+    /// The samples at `indices` as a batch of images of `C` channels, `H` rows and `W` columns
+    /// (one image per sample, each byte divided by 255 as in [`inputs`](Self::inputs)), for a
+    /// network that starts with a convolution. A sample's bytes are taken in the NCHW order of
+    /// [`Image`]: channel by channel, row by row.
+    ///
+    /// Fails if the samples do not have `C · H · W` bytes or, for a data set read from an image
+    /// file ([`image_sides`](Self::image_sides)), if its rows and columns are not `C · H` and
+    /// `W` (so that 28 x 28 digits cannot be taken as images of 1 x 14 x 56 by mistake).
+    ///
+    /// ```
+    /// use typenet::data::{DataProblem, Dataset};
+    /// use typenet::prelude::*;
+    /// // two samples of one channel of 2 x 3
+    /// let data = Dataset::new("toy", 6, (0..12).map(|p| p * 20).collect(), vec![0, 1]).unwrap();
+    /// let x = data.images::<f32, 1, 2, 3>(&[1]).unwrap();
+    /// assert_eq!(x.batch_size(), 1);
+    /// assert_eq!(x.at(0, 0, 1, 2), 220.0 / 255.0); // sample 1, row 1, column 2: byte 11
+    /// let err = data.images::<f32, 1, 28, 28>(&[0]).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "toy: images of 1 x 28 x 28 (784 values) were asked for, the samples have 6 values"
+    /// );
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If an index is out of range.
+    pub fn images<T: Float, const C: usize, const H: usize, const W: usize>(
+        &self,
+        indices: &[usize],
+    ) -> Result<Image<T, C, H, W, Dyn>, DataError>
+    where
+        Dyn: ImageBatch<T, Const<C>, Const<H>, Const<W>>,
+    {
+        let mut batch = ImageN::zeros_batch(Dyn(0));
+        self.images_into(indices, &mut batch)?;
+        Ok(batch)
+    }
+
+    /// [`images`](Self::images) into an existing batch (resized to `indices.len()` images), so
+    /// that a training loop can reuse one buffer. On an error the batch is left as it was.
+    ///
+    /// # Panics
+    ///
+    /// If an index is out of range.
+    pub fn images_into<T: Float, const C: usize, const H: usize, const W: usize>(
+        &self,
+        indices: &[usize],
+        batch: &mut Image<T, C, H, W, Dyn>,
+    ) -> Result<(), DataError>
+    where
+        Dyn: ImageBatch<T, Const<C>, Const<H>, Const<W>>,
+    {
+        let fits_sides = self
+            .sides
+            .is_none_or(|(rows, cols)| rows == C * H && cols == W);
+        if self.width != C * H * W || !fits_sides {
+            return Err(self.error(DataProblem::WrongImageShape {
+                expected: [C, H, W],
+                width: self.width,
+                sides: self.sides,
+            }));
+        }
+        if batch.batch_size() != indices.len() {
+            *batch = ImageN::zeros_batch(Dyn(indices.len()));
+        }
+        self.fill(indices, batch.as_mut_slice());
+        Ok(())
+    }
+
+    /// The samples at `indices` as the batch type `X`: columns (`OMatrix<T, Const<N>, Dyn>`,
+    /// as [`inputs`](Self::inputs) gives them) or images (`Image<T, C, H, W, Dyn>`, as
+    /// [`images`](Self::images) gives them), whichever the caller names. For code generic in
+    /// what its network takes.
+    ///
+    /// ```
+    /// use typenet::data::Dataset;
+    /// use typenet::prelude::*;
+    /// let data = Dataset::new("toy", 4, vec![0, 51, 102, 255], vec![0]).unwrap();
+    /// let columns: OMatrix<f32, Const<4>, Dyn> = data.batch(&[0]).unwrap();
+    /// let images: Image<f32, 1, 2, 2, Dyn> = data.batch(&[0]).unwrap();
+    /// assert_eq!(columns.as_slice(), images.as_slice());
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If an index is out of range.
+    pub fn batch<X: SampleBatch>(&self, indices: &[usize]) -> Result<X, DataError> {
+        let mut batch = X::empty();
+        batch.fill_from(self, indices)?;
+        Ok(batch)
+    }
+
+    /// Writes the samples at `indices`, one after another, into `out` (of `indices.len() ×
+    /// width` values), each byte divided by 255.
+    fn fill<T: Float>(&self, indices: &[usize], out: &mut [T]) {
+        debug_assert_eq!(out.len(), indices.len() * self.width);
         // `p / 255` in T, correctly rounded (the same values as a 256-entry table of the f64
         // quotients, checked by a test), vectorised: a table lookup per byte took half of an
         // MNIST training epoch.
-        for (k, (column, &i)) in batch
-            .as_mut_slice()
-            .chunks_exact_mut(N)
-            .zip(indices)
-            .enumerate()
-        {
+        for (k, (sample, &i)) in out.chunks_exact_mut(self.width).zip(indices).enumerate() {
             // Samples come in shuffled order, so each is a fresh trip to memory: ask for the
             // one four places ahead now, and the trips overlap with the conversions.
             if let Some(&ahead) = indices.get(k + 4) {
                 prefetch(self.sample(ahead));
             }
-            crate::kernels::unit_from_bytes(column, self.sample(i));
+            crate::kernels::unit_from_bytes(sample, self.sample(i));
         }
-        Ok(())
     }
 
     /// The labels at `indices` as a batch of `C`-class one-hot targets. Fails if a label is
@@ -326,6 +445,45 @@ impl Dataset {
 
     pub(crate) fn error(&self, problem: DataProblem) -> DataError {
         DataError::new(self.name.clone(), problem)
+    }
+}
+
+/// A batch of network inputs that a [`Dataset`] can fill with its samples: columns
+/// (`OMatrix<T, Const<N>, Dyn>`, [`Dataset::inputs`]) or images (`Image<T, C, H, W, Dyn>`,
+/// [`Dataset::images`]). It lets code be generic in what its network takes:
+/// [`Dataset::batch`], [`evaluate_as`](super::evaluate_as).
+pub trait SampleBatch: Sized {
+    /// A batch of no sample, to be filled.
+    fn empty() -> Self;
+    /// Fills the batch with the samples of `data` at `indices` (resizing it to their number),
+    /// or fails as [`Dataset::inputs_into`] and [`Dataset::images_into`] do when the samples
+    /// do not fit.
+    ///
+    /// # Panics
+    ///
+    /// If an index is out of range.
+    fn fill_from(&mut self, data: &Dataset, indices: &[usize]) -> Result<(), DataError>;
+}
+
+impl<T: Float, const N: usize> SampleBatch for OMatrix<T, Const<N>, Dyn> {
+    fn empty() -> Self {
+        Self::zeros(0)
+    }
+    fn fill_from(&mut self, data: &Dataset, indices: &[usize]) -> Result<(), DataError> {
+        data.inputs_into(indices, self)
+    }
+}
+
+impl<T: Float, const C: usize, const H: usize, const W: usize> SampleBatch
+    for Image<T, C, H, W, Dyn>
+where
+    Dyn: ImageBatch<T, Const<C>, Const<H>, Const<W>>,
+{
+    fn empty() -> Self {
+        ImageN::zeros_batch(Dyn(0))
+    }
+    fn fill_from(&mut self, data: &Dataset, indices: &[usize]) -> Result<(), DataError> {
+        data.images_into(indices, self)
     }
 }
 

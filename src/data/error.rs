@@ -88,6 +88,18 @@ pub enum DataProblem {
         /// The data set's width.
         found: usize,
     },
+    /// Images of one shape were asked for ([`Dataset::images`](super::Dataset::images)), and
+    /// the data set's samples do not have it: another number of values, or, for a data set
+    /// read from an image file, other rows and columns.
+    WrongImageShape {
+        /// The channels, rows and columns asked for.
+        expected: [usize; 3],
+        /// Values per sample in the data set.
+        width: usize,
+        /// Rows and columns of the data set's images, where its file said
+        /// ([`Dataset::image_sides`](super::Dataset::image_sides)).
+        sides: Option<(usize, usize)>,
+    },
     /// A ratio, size or count argument is out of range.
     InvalidArgument(&'static str),
 }
@@ -150,6 +162,23 @@ impl fmt::Display for DataError {
                 f,
                 "samples of width {expected} were asked for, the data has width {found}"
             ),
+            DataProblem::WrongImageShape {
+                expected: [c, h, w],
+                width,
+                sides,
+            } => {
+                let volume = c * h * w;
+                write!(
+                    f,
+                    "images of {c} x {h} x {w} ({volume} values) were asked for, the samples "
+                )?;
+                match sides {
+                    Some((rows, cols)) => {
+                        write!(f, "are images of {rows} x {cols} ({width} values)")
+                    }
+                    None => write!(f, "have {width} values"),
+                }
+            }
             DataProblem::InvalidArgument(what) => write!(f, "{what}"),
         }
     }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use nalgebra::{Const, Dyn, OMatrix};
 
-use super::{DataError, DataProblem, Dataset};
+use super::{DataError, DataProblem, Dataset, SampleBatch};
 use crate::core::{Float, InputOf, Layer};
 
 /// Counts of (true class, predicted class) pairs, and of samples of each class that got no
@@ -171,6 +171,34 @@ where
     T: Float,
     OMatrix<T, Const<I>, Dyn>: InputOf<N, Out = OMatrix<T, Const<C>, Dyn>>,
 {
+    evaluate_as::<OMatrix<T, Const<I>, Dyn>, N, T, C>(net, data, batch)
+}
+
+/// [`evaluate`] for a network that takes its samples as batches of type `X`: images
+/// (`Image<T, C, H, W, Dyn>`, for a network that starts with a convolution) or columns
+/// (`OMatrix<T, Const<N>, Dyn>`, which is what `evaluate` does). Name `X`, and the rest is
+/// inferred: `evaluate_as::<Image<f32, 1, 28, 28, Dyn>, _, _, _>(&net, &test, 500)`.
+///
+/// ```
+/// use rand::{rngs::StdRng, SeedableRng};
+/// use typenet::data::{evaluate_as, Dataset};
+/// use typenet::prelude::*;
+/// type Net = net![Conv2d<1, 2, 2>, Relu, Flatten, Dense<4, 3>]; // 2 x 3 → 2 channels of 1 x 2
+/// let net = Net::random(&mut StdRng::seed_from_u64(0));
+/// // three 2 x 3 images of one channel
+/// let data = Dataset::new("toy", 6, (0..18).map(|p| p * 14).collect(), vec![0, 1, 2]).unwrap();
+/// let confusion = evaluate_as::<Image<f32, 1, 2, 3, Dyn>, _, _, _>(&net, &data, 2).unwrap();
+/// assert_eq!(confusion.total(), 3);
+/// ```
+pub fn evaluate_as<X, N, T, const C: usize>(
+    net: &N,
+    data: &Dataset,
+    batch: usize,
+) -> Result<ConfusionMatrix, DataError>
+where
+    T: Float,
+    X: SampleBatch + InputOf<N, Out = OMatrix<T, Const<C>, Dyn>>,
+{
     data.check_labels(C)?;
     if data.is_empty() {
         return Err(data.error(DataProblem::InvalidArgument(
@@ -179,10 +207,10 @@ where
     }
     let mut confusion = ConfusionMatrix::new(C);
     let indices: Vec<usize> = (0..data.len()).collect();
-    let mut x = OMatrix::<T, Const<I>, Dyn>::zeros(0);
+    let mut x = X::empty();
     for chunk in indices.chunks(batch.max(1)) {
-        data.inputs_into(chunk, &mut x)?;
-        let out = <OMatrix<T, Const<I>, Dyn> as InputOf<N>>::as_layer(net).forward(&x);
+        x.fill_from(data, chunk)?;
+        let out = X::as_layer(net).forward(&x);
         for (&i, predicted) in chunk.iter().zip(argmax_columns(&out)) {
             let actual = usize::from(data.labels()[i]);
             match predicted {

@@ -1,6 +1,6 @@
 //! Data (with the `std` feature): reading the IDX files of the MNIST family, a small data-set
-//! toolkit (splits, one-hot targets, shuffled mini-batches) and evaluation (accuracy, the
-//! confusion matrix).
+//! toolkit (splits, one-hot targets, shuffled mini-batches of columns or of images) and
+//! evaluation (accuracy, the confusion matrix).
 //!
 //! ```
 //! use rand::{rngs::StdRng, SeedableRng};
@@ -15,6 +15,8 @@
 //! let x = train.inputs::<f32, 784>(batch)?;               // 784 x 100, values in [0, 1]
 //! let y = train.targets::<f32, 10>(batch, OneHot::PLAIN)?; // 10 x 100, one-hot
 //! assert_eq!((x.ncols(), y.ncols(), test.len()), (100, 100, 2_000));
+//! let images = train.images::<f32, 1, 28, 28>(batch)?;   // 100 images of 1 x 28 x 28
+//! assert_eq!(images.as_slice(), x.as_slice());            // the same values, in NCHW order
 //! # Ok::<(), typenet::data::DataError>(())
 //! ```
 
@@ -24,8 +26,8 @@ mod idx;
 mod metrics;
 mod one_hot;
 
-pub use dataset::Dataset;
+pub use dataset::{Dataset, SampleBatch};
 pub use error::{DataError, DataProblem};
 pub use idx::{IdxReader, Images, load_images, load_labels, read_images, read_labels};
-pub use metrics::{ConfusionMatrix, argmax_columns, evaluate};
+pub use metrics::{ConfusionMatrix, argmax_columns, evaluate, evaluate_as};
 pub use one_hot::OneHot;

@@ -1,8 +1,11 @@
-//! The data-set toolkit: bytes to floats, seeded splits and shuffles, one-hot targets with
-//! smoothing, accuracy and the confusion matrix.
+//! The data-set toolkit: bytes to floats (as columns or as images), seeded splits and
+//! shuffles, one-hot targets with smoothing, accuracy and the confusion matrix.
 
 use rand::{SeedableRng, rngs::StdRng};
-use typenet::data::{ConfusionMatrix, DataProblem, Dataset, OneHot, argmax_columns, evaluate};
+use typenet::data::{
+    ConfusionMatrix, DataProblem, Dataset, OneHot, argmax_columns, evaluate, evaluate_as,
+    read_images,
+};
 use typenet::prelude::*;
 
 /// Ten samples of width 2: sample i is [i, 255 - i], label i % 3.
@@ -176,4 +179,123 @@ fn evaluate_counts_every_sample_once_whatever_the_batch_size() {
     // labels beyond the network's classes are an error, not a panic
     let bad = Dataset::new("bad", 2, vec![0; 4], vec![0, 5]).unwrap();
     assert!(evaluate::<Net, f32, 2, 3>(&net, &bad, 2).is_err());
+}
+
+/// Three samples of 12 bytes: sample n's byte k is 20·n + k.
+fn twelve_wide() -> Dataset {
+    let pixels = (0..3u8)
+        .flat_map(|n| (0..12).map(move |k| 20 * n + k))
+        .collect();
+    Dataset::new("twelve", 12, pixels, vec![0, 1, 2]).unwrap()
+}
+
+/// `twelve_wide` as an IDX image file says it: three images of 4 rows of 3 columns.
+fn twelve_as_idx() -> Dataset {
+    let mut file = vec![0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 3];
+    file.extend((0..3u8).flat_map(|n| (0..12).map(move |k| 20 * n + k)));
+    Dataset::from_idx(
+        "twelve.idx",
+        read_images(&file[..], "twelve.idx").unwrap(),
+        vec![0, 1, 2],
+    )
+    .unwrap()
+}
+
+#[test]
+fn images_are_bytes_divided_by_255_in_channel_row_column_order() {
+    let data = twelve_wide();
+    // two channels of 2 rows of 3: byte k of a sample is channel k / 6, row k % 6 / 3, column k % 3
+    let x = data.images::<f64, 2, 2, 3>(&[2, 0]).unwrap();
+    assert_eq!(x.batch_size(), 2);
+    assert_eq!(
+        x.at(0, 1, 0, 2),
+        f64::from(40 + 8) / 255.0,
+        "sample 2, byte 8"
+    );
+    assert_eq!(x.at(1, 0, 1, 1), 4.0 / 255.0, "sample 0, byte 4");
+    // the same values, in the same order, as the samples taken as columns
+    let columns = data.inputs::<f64, 12>(&[2, 0]).unwrap();
+    assert_eq!(x.as_slice(), columns.as_slice());
+    // other shapes of the same 12 values are images too, when nothing says what the sides are
+    assert_eq!(data.image_sides(), None);
+    let tall = data.images::<f64, 1, 12, 1>(&[2, 0]).unwrap();
+    assert_eq!(tall.as_slice(), columns.as_slice());
+    // a reused buffer of another batch size is resized, and holds the same values
+    let mut reused = Image::<f64, 2, 2, 3, Dyn>::from_fn_batch(Dyn(5), |_, _, _, _| f64::NAN);
+    data.images_into(&[2, 0], &mut reused).unwrap();
+    assert_eq!(reused, x);
+    data.images_into(&[1], &mut reused).unwrap();
+    assert_eq!(
+        reused.as_slice(),
+        data.inputs::<f64, 12>(&[1]).unwrap().as_slice()
+    );
+    // the generic entry point gives either kind, by the type asked for
+    let generic: Image<f64, 2, 2, 3, Dyn> = data.batch(&[2, 0]).unwrap();
+    assert_eq!(generic, x);
+    let generic: OMatrix<f64, Const<12>, Dyn> = data.batch(&[2, 0]).unwrap();
+    assert_eq!(generic, columns);
+}
+
+#[test]
+fn images_of_the_wrong_size_or_sides_are_an_error_naming_both() {
+    let data = twelve_wide();
+    let err = data.images::<f32, 1, 28, 28>(&[0]).unwrap_err();
+    assert!(matches!(
+        err.problem,
+        DataProblem::WrongImageShape {
+            expected: [1, 28, 28],
+            width: 12,
+            sides: None
+        }
+    ));
+    assert_eq!(
+        err.to_string(),
+        "twelve: images of 1 x 28 x 28 (784 values) were asked for, the samples have 12 values"
+    );
+    // on an error the buffer is left as it was
+    let mut buffer =
+        Image::<f32, 1, 2, 2, Dyn>::from_fn_batch(Dyn(2), |n, _, y, x| (n + y + x) as f32);
+    let before = buffer.clone();
+    assert!(data.images_into(&[0, 1, 2], &mut buffer).is_err());
+    assert_eq!(buffer, before);
+
+    // read from an image file, the samples are 4 x 3 images: 12 values in another
+    // arrangement are refused, channels stacked as the file's rows are not
+    let idx = twelve_as_idx();
+    assert_eq!(idx.image_sides(), Some((4, 3)));
+    let err = idx.images::<f32, 1, 3, 4>(&[0]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "twelve.idx: images of 1 x 3 x 4 (12 values) were asked for, the samples are images \
+         of 4 x 3 (12 values)"
+    );
+    assert!(idx.images::<f32, 1, 12, 1>(&[0]).is_err());
+    let one = idx.images::<f32, 1, 4, 3>(&[0, 1, 2]).unwrap();
+    let two = idx.images::<f32, 2, 2, 3>(&[0, 1, 2]).unwrap();
+    assert_eq!(one.as_slice(), two.as_slice());
+    // a subset or a split keeps the sides
+    assert_eq!(idx.split_at(1).unwrap().1.image_sides(), Some((4, 3)));
+}
+
+#[test]
+fn evaluating_on_images_counts_as_evaluating_the_same_values_as_columns() {
+    // Flatten then Dense on images is Dense on the columns of the same values
+    type OnImages = net![Flatten, Dense<12, 3>];
+    type OnColumns = net![Dense<12, 3>];
+    let dense = Dense::<12, 3>::random(&mut StdRng::seed_from_u64(3));
+    let on_images: OnImages = Chain {
+        head: Flatten,
+        tail: dense.clone(),
+    };
+    let data = twelve_wide();
+    let images = evaluate_as::<Image<f32, 2, 2, 3, Dyn>, _, _, _>(&on_images, &data, 2).unwrap();
+    let columns = evaluate::<OnColumns, f32, 12, 3>(&dense, &data, 2).unwrap();
+    assert_eq!(images, columns);
+    assert_eq!(images.total(), 3);
+    // images of the wrong shape are an error, as they are for a batch
+    let bad = evaluate_as::<Image<f32, 1, 2, 2, Dyn>, _, _, _>(&Flatten, &data, 2);
+    assert!(matches!(
+        bad.map(|_| ()).unwrap_err().problem,
+        DataProblem::WrongImageShape { width: 12, .. }
+    ));
 }
