@@ -364,3 +364,128 @@ fn a_nan_gradient_is_rejected_as_an_infinite_error() {
     assert_eq!(report.max_rel_error(), f64::INFINITY);
     assert!(!report.passes(1e-6));
 }
+
+// Image layers: a wrong convolution and a wrong max pool, each a wrapper of the right layer with
+// one slip in its backward pass.
+
+type Image6 = typenet::ImageN<f64, Const<2>, Const<6>, Const<6>, Const<2>>;
+type Image3 = typenet::ImageN<f64, Const<3>, Const<3>, Const<3>, Const<2>>;
+
+/// A stride-2, padded convolution whose input gradient forgets the stride: it spreads each
+/// output's gradient as if the windows were one apart.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct ConvForgetsStride(Conv2d<2, 3, 3, 2, 1, f64>);
+
+impl Layer<Image6> for ConvForgetsStride {
+    type Out = Image3;
+    type Cache = Image6;
+    fn forward(&self, x: &Image6) -> Image3 {
+        self.0.forward(x)
+    }
+    fn forward_train(&self, x: Image6) -> (Image3, Image6) {
+        (self.0.forward(&x), x)
+    }
+    fn backward(&self, x: Image6, d: Image3, grad: &mut Self) -> Image6 {
+        let right = self.0.backward(x, d.clone(), &mut grad.0);
+        // the slip: the gradient of input (y, x) taken from output (y, x) as if stride were 1
+        Image6::from_fn_batch(Const, |n, c, y, x| {
+            if y < 3 && x < 3 {
+                right.at(n, c, 2 * y, 2 * x)
+            } else {
+                right.at(n, c, y, x)
+            }
+        })
+    }
+}
+
+/// A max pool that sends each window's gradient to every place of the window, not to its
+/// maximum.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct PoolToEveryPlace;
+
+type Pooled = typenet::ImageN<f64, Const<3>, Const<1>, Const<1>, Const<2>>;
+
+impl Layer<Image3> for PoolToEveryPlace {
+    type Out = Pooled;
+    type Cache = Image3;
+    fn forward(&self, x: &Image3) -> Pooled {
+        MaxPool2d::<2>.forward(x)
+    }
+    fn forward_train(&self, x: Image3) -> (Pooled, Image3) {
+        (MaxPool2d::<2>.forward(&x), x)
+    }
+    fn backward(&self, _: Image3, d: Pooled, _: &mut Self) -> Image3 {
+        Image3::from_fn_batch(Const, |n, c, y, x| {
+            if y < 2 && x < 2 {
+                d.at(n, c, 0, 0)
+            } else {
+                0.0
+            }
+        })
+    }
+}
+
+macro_rules! image_layer_params {
+    ($name:ty, $($inner:tt)*) => {
+        impl Params<f64> for $name {
+            const LAYERS: usize = 1;
+            fn tensors(&self) -> impl Iterator<Item = Tensor<'_, f64>> {
+                self.$($inner)*.tensors()
+            }
+            fn tensors_mut(&mut self) -> impl Iterator<Item = TensorMut<'_, f64>> {
+                self.$($inner)*.tensors_mut()
+            }
+        }
+    };
+}
+image_layer_params!(ConvForgetsStride, 0);
+
+impl Params<f64> for PoolToEveryPlace {
+    const LAYERS: usize = 1;
+    fn tensors(&self) -> impl Iterator<Item = Tensor<'_, f64>> {
+        std::iter::empty()
+    }
+    fn tensors_mut(&mut self) -> impl Iterator<Item = TensorMut<'_, f64>> {
+        std::iter::empty()
+    }
+}
+
+fn images() -> (Image6, SMatrix<f64, 3, 2>) {
+    let x = Image6::from_fn_batch(Const, |n, c, y, x| {
+        ((n * 29 + c * 13 + y * 7 + x * 3) % 17) as f64 / 8.0 - 1.0
+    });
+    (x, SMatrix::<f64, 3, 2>::new(1.0, 0.0, 0.0, 1.0, 0.0, 0.0))
+}
+
+#[test]
+fn a_convolution_whose_input_gradient_forgets_the_stride_is_rejected_at_the_input() {
+    let (x, y) = images();
+    let mut rng = StdRng::seed_from_u64(21);
+    let wrong: Chain<ConvForgetsStride, Chain<Tanh, Chain<MaxPool2d<2>, Flatten>>> = Chain::new(
+        ConvForgetsStride(Conv2d::random(&mut rng)),
+        Chain::default(),
+    );
+    let report = gradcheck(&wrong, &Mse, &x, &y);
+    assert!(!report.passes(1e-4), "{report}");
+    assert!(
+        matches!(report.worst().unwrap().location, Location::Input { .. }),
+        "{report}"
+    );
+    let right: Chain<Conv2d<2, 3, 3, 2, 1, f64>, Chain<Tanh, Chain<MaxPool2d<2>, Flatten>>> =
+        Chain::new(wrong.head.0, Chain::default());
+    assert!(gradcheck(&right, &Mse, &x, &y).passes(1e-6));
+}
+
+#[test]
+fn a_max_pool_that_feeds_every_place_of_its_window_is_rejected() {
+    let (x, y) = images();
+    let conv = Conv2d::<2, 3, 3, 2, 1, f64>::random(&mut StdRng::seed_from_u64(22));
+    let wrong = Chain::new(
+        conv,
+        Chain::new(Tanh, Chain::new(PoolToEveryPlace, Flatten)),
+    );
+    let report = gradcheck(&wrong, &Mse, &x, &y);
+    assert!(!report.passes(1e-4), "{report}");
+    let right = Chain::new(conv, Chain::new(Tanh, Chain::new(MaxPool2d::<2>, Flatten)));
+    assert!(gradcheck(&right, &Mse, &x, &y).passes(1e-6));
+}
