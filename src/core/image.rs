@@ -214,7 +214,7 @@ impl<T: Float, C: DimName, H: DimName, W: DimName, B: ImageBatch<T, C, H, W>>
         let expected = n * Self::VOLUME;
         assert!(
             values.len() == expected,
-            "Image::from_slice: expected {expected} values ({n} images of {} x {} x {}), got {}",
+            "Image::from_slice: expected {expected} values ({n} x {} x {} x {}, NCHW), got {}",
             C::DIM,
             H::DIM,
             W::DIM,
@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     #[should_panic(
-        expected = "Image::from_slice: expected 24 values (1 images of 2 x 3 x 4), got 23"
+        expected = "Image::from_slice: expected 24 values (1 x 2 x 3 x 4, NCHW), got 23"
     )]
     fn a_wrong_length_is_refused() {
         let _ = Image::<f32, 2, 3, 4>::from_slice(&[0.0; 23]);
