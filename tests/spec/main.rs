@@ -20,6 +20,8 @@ mod optimizers;
 mod own_layer;
 mod parallel;
 #[cfg(feature = "pytorch")]
+mod pytorch_cnn;
+#[cfg(feature = "pytorch")]
 mod pytorch_import;
 mod support;
 mod training;
