@@ -57,7 +57,7 @@
 //!   [`bake`]: a trained network as Rust source; [`build`]: constructors for generic code.
 //! - [`kernels`]: the arithmetic layers compute with, and [`kernels::set_threads`].
 //! - With `std`: [`data`] (IDX/MNIST, data sets, evaluation) and [`parallel`] (data-parallel
-//!   training steps); with `pytorch`: `pytorch` (safetensors import).
+//!   training steps); with `pytorch`: `pytorch` (safetensors import and export).
 //!
 //! The source folders are the architecture, and their imports point one way: `core` (the
 //! scalar, the layer contract, chains, parameters) and `kernels` (the arithmetic) ← `layers` ←
@@ -70,8 +70,8 @@
 //!   batches through the gemm crates (AVX-512 where the CPU has it), and threads
 //!   ([`kernels::set_threads`], [`parallel::DataParallel`]).
 //! - `alloc`: batches of any size (`Dyn`), networks and optimizer state on the heap.
-//! - `pytorch` (implies `std`): `pytorch::load_safetensors`, with the `safetensors` crate and
-//!   serde, which only its users compile.
+//! - `pytorch` (implies `std`): `pytorch::load_safetensors` and `pytorch::save_safetensors`,
+//!   with the `safetensors` crate and serde, which only its users compile.
 //! - Neither `std` nor `alloc`: `#![no_std]` with no heap: single samples and `Const<K>`
 //!   batches, forward, backward and training steps, inline optimizer state, the checker, baked
 //!   networks and model-file blobs (see `docs/embedded.md`).
