@@ -23,13 +23,30 @@
 //! Every value is written as its exact bits (`f32::from_bits(0x3f800000)`), so the baked network
 //! computes bit for bit what the trained one did.
 //!
-//! A network can be baked when every layer implements [`Bake`]: all of typenet's do, and
-//! baking a network with a layer that does not is a compile error.
+//! A network can be baked when every layer implements [`Bake`]: all of typenet's do (the
+//! convolutional ones too: a [`Conv2d`] is rebuilt with its `const fn new`, a [`BatchNorm2d`]
+//! with its parameters and running statistics as a struct expression), and baking a network
+//! with a layer that does not is a compile error.
+//!
+//! ```
+//! use rand::{rngs::StdRng, SeedableRng};
+//! use typenet::prelude::*;
+//! type Cnn = net![Conv2d<1, 2, 3>, BatchNorm2d<2>, Relu, MaxPool2d<2>, Dropout<20>, Flatten, Dense<8, 3>];
+//! let source = typenet::bake::to_rust_module(&Cnn::random(&mut StdRng::seed_from_u64(1)), "cnn");
+//! assert!(source.contains(
+//!     "pub type Net = ::typenet::net![Conv2d<1, 2, 3, 1, 0, f32>, BatchNorm2d<2, f32>, Relu, \
+//!      MaxPool2d<2, 2>, Dropout<20>, Flatten, Dense<8, 3, f32>];"
+//! ));
+//! assert!(source.contains("running_var: [f32::from_bits(0x3f800000),f32::from_bits(0x3f800000),]"));
+//! ```
 
 use core::fmt;
 
 use crate::core::{Chain, Float};
-use crate::layers::{Dense, Relu, Sigmoid, Softmax, Tanh};
+use crate::layers::{
+    AvgPool2d, BatchNorm2d, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Relu, Sigmoid, Softmax,
+    Tanh,
+};
 
 /// A layer or network that can be written as Rust source: its type, and a constant expression
 /// that rebuilds its value bit for bit (no parsing, no heap), with paths that start at
@@ -132,6 +149,73 @@ impl<const I: usize, const O: usize, T: Float> Bake for Dense<I, O, T> {
     }
 }
 
+impl<const CIN: usize, const COUT: usize, const K: usize, const S: usize, const P: usize, T: Float>
+    Bake for Conv2d<CIN, COUT, K, S, P, T>
+{
+    fn write_rust_type(out: &mut dyn fmt::Write) -> fmt::Result {
+        write!(out, "Conv2d<{CIN}, {COUT}, {K}, {S}, {P}, {}>", T::NAME)
+    }
+
+    /// `Conv2d::new(w, b)`, the kernel as its nested arrays `w[c][ky][kx][o]`.
+    fn write_rust_value(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        out.write_str("::typenet::Conv2d::new(\n")?;
+        write_array(out, self.w_slice(), &[CIN, K, K, COUT])?;
+        out.write_str(",\n")?;
+        write_array(out, &self.b, &[COUT])?;
+        out.write_str(",\n)")
+    }
+}
+
+impl<const C: usize, T: Float> Bake for BatchNorm2d<C, T> {
+    fn write_rust_type(out: &mut dyn fmt::Write) -> fmt::Result {
+        write!(out, "BatchNorm2d<{C}, {}>", T::NAME)
+    }
+
+    /// A struct expression: the parameters and the running statistics.
+    fn write_rust_value(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        out.write_str("::typenet::BatchNorm2d {\n")?;
+        for (name, values) in [
+            ("gamma", &self.gamma),
+            ("beta", &self.beta),
+            ("running_mean", &self.running_mean),
+            ("running_var", &self.running_var),
+        ] {
+            write!(out, "{name}: ")?;
+            write_array(out, values, &[C])?;
+            out.write_str(",\n")?;
+        }
+        out.write_str("}")
+    }
+}
+
+/// `Bake` for the pools: the window and the stride are the type, and the value is the unit
+/// struct.
+macro_rules! bake_pool {
+    ($($name:ident),*) => {$(
+        impl<const K: usize, const S: usize> Bake for $name<K, S> {
+            fn write_rust_type(out: &mut dyn fmt::Write) -> fmt::Result {
+                write!(out, concat!(stringify!($name), "<{}, {}>"), K, S)
+            }
+
+            fn write_rust_value(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+                write!(out, concat!("::typenet::", stringify!($name), "::<{}, {}>"), K, S)
+            }
+        }
+    )*};
+}
+
+bake_pool!(MaxPool2d, AvgPool2d);
+
+impl<const PERCENT: u8> Bake for Dropout<PERCENT> {
+    fn write_rust_type(out: &mut dyn fmt::Write) -> fmt::Result {
+        write!(out, "Dropout<{PERCENT}>")
+    }
+
+    fn write_rust_value(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        write!(out, "::typenet::Dropout::<{PERCENT}>")
+    }
+}
+
 /// `Bake` for parameter-free layers: their name is their type and their value.
 macro_rules! bake_parameter_free {
     ($($name:ident),*) => {$(
@@ -147,7 +231,7 @@ macro_rules! bake_parameter_free {
     )*};
 }
 
-bake_parameter_free!(Relu, Sigmoid, Softmax, Tanh);
+bake_parameter_free!(Flatten, Relu, Sigmoid, Softmax, Tanh);
 
 /// Writes `::typenet::nalgebra::Matrix::from_array_storage(ArrayStorage([[…]; C]))` for
 /// column-major `data` with `rows` rows, each value as its exact bits.
@@ -164,6 +248,32 @@ fn write_array_storage<T: Float>(out: &mut dyn fmt::Write, data: &[T], rows: usi
         out.write_str("],")?;
     }
     out.write_str("]))")
+}
+
+/// Writes `data` as nested arrays of the dimensions `dims`, outermost first (`data` holds the
+/// innermost arrays one after another, as a nested array is laid out), each value as its
+/// exact bits.
+fn write_array<T: Float>(out: &mut dyn fmt::Write, data: &[T], dims: &[usize]) -> fmt::Result {
+    match dims {
+        [] | [_] => {
+            out.write_str("[")?;
+            for &v in data {
+                write_literal(out, v)?;
+                out.write_str(",")?;
+            }
+            out.write_str("]")
+        }
+        [_, inner @ ..] => {
+            out.write_str("[")?;
+            let len = inner.iter().product::<usize>().max(1);
+            for part in data.chunks(len) {
+                out.write_str("\n")?;
+                write_array(out, part, inner)?;
+                out.write_str(",")?;
+            }
+            out.write_str("]")
+        }
+    }
 }
 
 /// Writes a Rust constant expression for exactly `v`, NaN payloads and the sign of zero

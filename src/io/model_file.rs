@@ -7,14 +7,22 @@
 //! | bytes | content |
 //! | --- | --- |
 //! | 8 | magic `TYPENET\0` |
-//! | 4 | format version, `u32` = 1 |
+//! | 4 | format version, `u32`: 1 or 2 |
 //! | 4 | bytes per scalar, `u32`: 4 (`f32`) or 8 (`f64`) |
 //! | 4 | length `L` of the signature, `u32` |
 //! | `L` | the network's type signature, UTF-8 (`Dense<784, 100, f32>, Relu, …`) |
 //! | 8 | number of parameters `P`, `u64` |
-//! | `P` × 4 or 8 | the parameters, in [`Params`] order (each tensor column-major) |
+//! | `P` × 4 or 8 | the parameters, in [`Params::tensors`] order (each tensor column-major) |
+//! | 8 | version 2 only: number of buffer values `B`, `u64` |
+//! | `B` × 4 or 8 | version 2 only: the buffers (batch norm's running mean and variance), in [`Params::buffers`] order |
 //! | 8 | FNV-1a 64 checksum of every byte before it |
-
+//!
+//! Version 2 is version 1 with the buffers added after the parameters. A network without
+//! buffers (no batch norm) is written as version 1, byte for byte what typenet wrote before
+//! buffers were saved, so its files read in every typenet; a network with buffers is written
+//! as version 2. Both versions are read. A version-1 file has no buffers: it loads into a
+//! network without them, and into a network with them it is an error
+//! ([`BlobError::BufferMismatch`]) rather than a network with running statistics made up.
 //!
 //! Without `std` or `alloc`: [`encoded_len`] and [`encode_into`] write the format into a byte
 //! slice, and [`decode_into`] checks a byte slice (magic, version, scalar, signature, length,
@@ -42,8 +50,11 @@ use core::fmt;
 use crate::core::{Float, Params, TensorInfo};
 
 const MAGIC: &[u8; 8] = b"TYPENET\0";
-/// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format version, which this crate writes for a network with buffers (a network
+/// without them is written as version 1, which it is); it reads every version from 1 to this.
+pub const FORMAT_VERSION: u32 = 2;
+/// The format version of a file without buffers.
+const VERSION_WITHOUT_BUFFERS: u32 = 1;
 
 /// Why bytes could not be decoded into a network (or a network encoded into a buffer). Needs
 /// neither `std` nor a heap; decoding never changes the network unless it succeeds.
@@ -62,6 +73,15 @@ pub enum BlobError {
     Corrupt,
     /// The data holds parameters of another network type or scalar.
     SignatureMismatch,
+    /// The data holds another number of buffer values (running statistics) than the network
+    /// of its signature has: a file of format version 1, written before buffers were saved,
+    /// for a network with batch norm (`found` is 0), or a file made by hand.
+    BufferMismatch {
+        /// The buffer values in the data.
+        found: u64,
+        /// The buffer values of the network.
+        expected: u64,
+    },
     /// The buffer given to [`encode_into`] is too small.
     BufferTooSmall {
         /// The bytes needed ([`encoded_len`]).
@@ -83,7 +103,8 @@ impl fmt::Display for BlobError {
             BlobError::BadMagic => write!(f, "not a typenet model file (bad magic number)"),
             BlobError::UnsupportedVersion(v) => write!(
                 f,
-                "model file format version {v} is not supported (this typenet reads version {FORMAT_VERSION})"
+                "model file format version {v} is not supported (this typenet reads versions \
+                 {VERSION_WITHOUT_BUFFERS} to {FORMAT_VERSION})"
             ),
             BlobError::Truncated => write!(f, "model file is truncated"),
             BlobError::TrailingBytes => write!(f, "model file has unexpected bytes at its end"),
@@ -91,6 +112,16 @@ impl fmt::Display for BlobError {
             BlobError::SignatureMismatch => {
                 write!(f, "model file holds a network of another type or scalar")
             }
+            BlobError::BufferMismatch { found: 0, expected } => write!(
+                f,
+                "model file holds no buffers, and the network has {expected} buffer values \
+                 (batch norm's running statistics): the file was written before typenet saved \
+                 them (format version 1); save the trained network again"
+            ),
+            BlobError::BufferMismatch { found, expected } => write!(
+                f,
+                "model file holds {found} buffer values, and the network has {expected}"
+            ),
             BlobError::BufferTooSmall { needed } => {
                 write!(
                     f,
@@ -125,14 +156,24 @@ fn signature_len<N: Params<T>, T: Float>() -> usize {
     c.0
 }
 
-/// The number of bytes [`encode_into`] writes for `net`.
-pub fn encoded_len<N: Params<T>, T: Float>(net: &N) -> usize {
-    36 + signature_len::<N, T>() + net.param_count() * core::mem::size_of::<T>()
+/// The number of buffer values of `net`.
+fn buffer_count<N: Params<T>, T: Float>(net: &N) -> usize {
+    net.buffers().map(|t| t.data.len()).sum()
 }
 
-/// The first parameter of `net` that is not finite, if any.
+/// The number of bytes [`encode_into`] writes for `net`.
+pub fn encoded_len<N: Params<T>, T: Float>(net: &N) -> usize {
+    let size = core::mem::size_of::<T>();
+    let buffers = match buffer_count(net) {
+        0 => 0,
+        b => 8 + b * size,
+    };
+    36 + signature_len::<N, T>() + net.param_count() * size + buffers
+}
+
+/// The first parameter or buffer value of `net` that is not finite, if any.
 fn first_non_finite<N: Params<T>, T: Float>(net: &N) -> Option<BlobError> {
-    net.tensors().find_map(|t| {
+    net.tensors().chain(net.buffers()).find_map(|t| {
         let index = t.data.iter().position(|v| !v.is_finite())?;
         Some(BlobError::NonFinite {
             tensor: t.info,
@@ -141,9 +182,10 @@ fn first_non_finite<N: Params<T>, T: Float>(net: &N) -> Option<BlobError> {
     })
 }
 
-/// Writes `net` in the model file format into the start of `buf`; returns the number of bytes
-/// written, [`BlobError::BufferTooSmall`], or [`BlobError::NonFinite`] for a network with a NaN
-/// or infinite parameter (nothing is written then).
+/// Writes `net` in the model file format into the start of `buf` (version 1 for a network
+/// without buffers, 2 for one with them); returns the number of bytes written,
+/// [`BlobError::BufferTooSmall`], or [`BlobError::NonFinite`] for a network with a NaN or
+/// infinite parameter or buffer value (nothing is written then).
 pub fn encode_into<N: Params<T>, T: Float>(net: &N, buf: &mut [u8]) -> Result<usize, BlobError> {
     if let Some(e) = first_non_finite(net) {
         return Err(e);
@@ -169,18 +211,28 @@ pub fn encode_into<N: Params<T>, T: Float>(net: &N, buf: &mut [u8]) -> Result<us
         }
     }
     let size = core::mem::size_of::<T>();
+    let buffers = buffer_count(net);
+    let version = match buffers {
+        0 => VERSION_WITHOUT_BUFFERS,
+        _ => FORMAT_VERSION,
+    };
     let mut c = Cursor { buf, at: 0 };
     c.put(MAGIC);
-    c.put(&FORMAT_VERSION.to_le_bytes());
+    c.put(&version.to_le_bytes());
     c.put(&(size as u32).to_le_bytes());
     c.put(&(signature_len::<N, T>() as u32).to_le_bytes());
     N::write_signature(&mut c).map_err(|_| BlobError::BufferTooSmall { needed })?;
     c.put(&(net.param_count() as u64).to_le_bytes());
-    for t in net.tensors() {
+    let put_values = |c: &mut Cursor<'_>, t: crate::core::Tensor<'_, T>| {
         for &v in t.data {
             // the exact bits, NaN payloads included, little-endian, `size` bytes
             c.put(&v.to_raw_bits().to_le_bytes()[..size]);
         }
+    };
+    net.tensors().for_each(|t| put_values(&mut c, t));
+    if buffers > 0 {
+        c.put(&(buffers as u64).to_le_bytes());
+        net.buffers().for_each(|t| put_values(&mut c, t));
     }
     let checksum = fnv1a(&c.buf[..c.at]);
     c.put(&checksum.to_le_bytes());
@@ -193,17 +245,24 @@ struct Parsed<'a> {
     signature: &'a [u8],
     count: u64,
     body: &'a [u8],
+    /// The number of buffer values: 0 in a version-1 file.
+    buffer_count: u64,
+    buffers: &'a [u8],
 }
 
 /// The header of model-file bytes (magic, version, scalar size, signature, parameter count),
 /// and a reader at the parameters.
 fn parse_header(bytes: &[u8]) -> Result<(Parsed<'_>, Reader<'_>), BlobError> {
-    let mut r = Reader { bytes, at: 0 };
+    let mut r = Reader {
+        bytes,
+        at: 0,
+        buffers: false,
+    };
     if r.take(8)? != MAGIC {
         return Err(BlobError::BadMagic);
     }
     let version = r.u32()?;
-    if version != FORMAT_VERSION {
+    if !(VERSION_WITHOUT_BUFFERS..=FORMAT_VERSION).contains(&version) {
         return Err(BlobError::UnsupportedVersion(version));
     }
     let scalar_size = r.u32()? as usize;
@@ -215,8 +274,10 @@ fn parse_header(bytes: &[u8]) -> Result<(Parsed<'_>, Reader<'_>), BlobError> {
         signature,
         count,
         body: &[],
+        buffer_count: 0,
+        buffers: &[],
     };
-    Ok((header, r))
+    Ok((header, r.with_buffers(version > VERSION_WITHOUT_BUFFERS)))
 }
 
 /// Whether a file with this header holds parameters for a network of type `N`.
@@ -236,11 +297,13 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>, BlobError> {
         },
         mut r,
     ) = parse_header(bytes)?;
-    let body_len = usize::try_from(count)
-        .ok()
-        .and_then(|c| c.checked_mul(scalar_size))
-        .ok_or(BlobError::Truncated)?;
-    let body = r.take(body_len)?;
+    let body = r.values(count, scalar_size)?;
+    let (buffer_count, buffers) = if r.buffers {
+        let n = r.u64()?;
+        (n, r.values(n, scalar_size)?)
+    } else {
+        (0, &[][..])
+    };
     let stored = r.u64()?;
     if r.at != bytes.len() {
         return Err(BlobError::TrailingBytes);
@@ -253,6 +316,8 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>, BlobError> {
         signature,
         count,
         body,
+        buffer_count,
+        buffers,
     })
 }
 
@@ -278,25 +343,37 @@ fn signature_is<N: Params<T>, T: Float>(bytes: &[u8]) -> bool {
     N::write_signature(&mut c).is_ok() && c.same && c.rest.is_empty()
 }
 
-/// Reads the parameters of `net` from model-file bytes (a file read into memory, or a blob
-/// from `include_bytes!`). Everything is checked — magic, version, scalar, signature, length,
-/// checksum, and that every parameter is finite — before the first parameter is written, so
-/// on error `net` is unchanged. Needs neither `std` nor a heap.
+/// The values stored in `bytes`, `size_of::<T>()` little-endian bytes each.
+fn values<T: Float>(bytes: &[u8]) -> impl Iterator<Item = T> + '_ {
+    let size = core::mem::size_of::<T>();
+    bytes.chunks_exact(size).map(move |b| {
+        let mut a = [0u8; 8];
+        a[..size].copy_from_slice(b);
+        T::from_raw_bits(u64::from_le_bytes(a))
+    })
+}
+
+/// Reads the parameters and buffers of `net` from model-file bytes (a file read into memory,
+/// or a blob from `include_bytes!`). Everything is checked — magic, version, scalar,
+/// signature, length, checksum, the number of buffer values, and that every value is finite —
+/// before the first value is written, so on error `net` is unchanged. Needs neither `std` nor
+/// a heap.
 pub fn decode_into<N: Params<T>, T: Float>(net: &mut N, bytes: &[u8]) -> Result<(), BlobError> {
     let parsed = parse(bytes)?;
-    let size = core::mem::size_of::<T>();
     if !header_fits(&parsed, net) {
         return Err(BlobError::SignatureMismatch);
     }
-    let values = || {
-        parsed.body.chunks_exact(size).map(|b| {
-            let mut a = [0u8; 8];
-            a[..size].copy_from_slice(b);
-            T::from_raw_bits(u64::from_le_bytes(a))
-        })
-    };
-    let mut all = values();
-    for t in net.tensors() {
+    let expected = buffer_count(net) as u64;
+    if parsed.buffer_count != expected {
+        return Err(BlobError::BufferMismatch {
+            found: parsed.buffer_count,
+            expected,
+        });
+    }
+    // the parameters, then the buffers: the order of the file
+    let stored = || values::<T>(parsed.body).chain(values::<T>(parsed.buffers));
+    let mut all = stored();
+    for t in net.tensors().chain(net.buffers()) {
         if let Some(index) = all.by_ref().take(t.data.len()).position(|v| !v.is_finite()) {
             return Err(BlobError::NonFinite {
                 tensor: t.info,
@@ -304,9 +381,14 @@ pub fn decode_into<N: Params<T>, T: Float>(net: &mut N, bytes: &[u8]) -> Result<
             });
         }
     }
-    let mut values = values();
+    let mut all = stored();
     for t in net.tensors_mut() {
-        for (p, v) in t.data.iter_mut().zip(values.by_ref()) {
+        for (p, v) in t.data.iter_mut().zip(all.by_ref()) {
+            *p = v;
+        }
+    }
+    for t in net.buffers_mut() {
+        for (p, v) in t.data.iter_mut().zip(all.by_ref()) {
             *p = v;
         }
     }
@@ -514,9 +596,24 @@ pub fn load<N: Params<T>, T: Float>(
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Whether the file has the buffer section (format version 2).
+    buffers: bool,
 }
 
 impl<'a> Reader<'a> {
+    fn with_buffers(self, buffers: bool) -> Self {
+        Reader { buffers, ..self }
+    }
+
+    /// The bytes of `count` values of `size` bytes.
+    fn values(&mut self, count: u64, size: usize) -> Result<&'a [u8], BlobError> {
+        let len = usize::try_from(count)
+            .ok()
+            .and_then(|c| c.checked_mul(size))
+            .ok_or(BlobError::Truncated)?;
+        self.take(len)
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], BlobError> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
         let end = end.ok_or(BlobError::Truncated)?;

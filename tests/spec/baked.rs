@@ -100,3 +100,274 @@ fn a_chain_of_chains_bakes_into_source_that_compiles_to_the_same_network() {
     let x = SVector::<f32, 4>::new(0.5, -1.0, 2.0, 0.25);
     assert_eq!(baked.forward(&x), net.forward(&x));
 }
+
+/// A network with every convolutional layer: padding and stride, batch norm (its running
+/// statistics moved by training), both pools, dropout, flatten.
+type Cnn = net![
+    Conv2d<1, 3, 3, 2, 1>, BatchNorm2d<3>, Relu, MaxPool2d<2, 1>, AvgPool2d<2>, Dropout<25>,
+    Flatten, Dense<27, 4>,
+];
+
+const CNN_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/baked_cnn.rs");
+include!("../fixtures/baked_cnn.rs");
+
+/// [`Cnn`] from a seed, after eight training steps on a fixed batch of four 14 x 14 images
+/// (so that batch norm's running statistics are neither their starting values nor equal).
+fn trained_cnn() -> Cnn {
+    let mut net = Cnn::random(&mut StdRng::seed_from_u64(8));
+    let x = Image::<f32, 1, 14, 14, Const<4>>::from_fn_batch(Const, |i, _, y, x| {
+        ((i * 7 + y * 3 + x * 5) % 11) as f32 / 11.0 - 0.3 * i as f32
+    });
+    let y = SMatrix::<f32, 4, 4>::identity();
+    let mut ctx = TrainContext::seeded(3);
+    for _ in 0..8 {
+        net.train_step_in(&mut ctx, &mut Sgd::new(0.1), &SoftmaxCrossEntropy, &x, &y);
+    }
+    net
+}
+
+#[test]
+fn a_cnn_with_batch_norm_bakes_into_the_same_network_running_statistics_included() {
+    let net = trained_cnn();
+    let bn = &net.tail.head;
+    assert!(bn.running_mean.iter().all(|&m| m != 0.0));
+    assert!(bn.running_var.iter().all(|&v| v != 1.0) && bn.running_var[0] != bn.running_var[1]);
+    let source = typenet::bake::to_rust_module(&net, "cnn");
+    if std::env::var_os("TYPENET_BLESS").is_some() {
+        std::fs::write(CNN_FILE, &source).unwrap();
+    }
+    let committed = std::fs::read_to_string(CNN_FILE).unwrap();
+    assert!(
+        committed == source,
+        "tests/fixtures/baked_cnn.rs is stale: rerun this test with TYPENET_BLESS=1"
+    );
+    assert!(source.contains(
+        "pub type Net = ::typenet::net![Conv2d<1, 3, 3, 2, 1, f32>, BatchNorm2d<3, f32>, Relu, \
+         MaxPool2d<2, 1>, AvgPool2d<2, 2>, Dropout<25>, Flatten, Dense<27, 4, f32>];"
+    ));
+    let baked: &Cnn = &cnn::NET;
+    assert!(*baked == net, "parameters or running statistics differ");
+    // inference uses the running statistics: the same bits out for images never trained on
+    let x = Image::<f32, 1, 14, 14, Dyn>::from_samples(16, |i, v| {
+        v.iter_mut()
+            .enumerate()
+            .for_each(|(j, p)| *p = ((i * 31 + j * 17) % 23) as f32 / 7.0 - 1.5);
+    });
+    let (a, b) = (baked.forward(&x), net.forward(&x));
+    assert!(
+        a.iter()
+            .zip(b.iter())
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
+    for i in 0..16 {
+        let one = Image::<f32, 1, 14, 14>::from_slice(x.sample(i));
+        let (a, b) = (baked.forward(&one), net.forward(&one));
+        assert!(
+            a.iter()
+                .zip(b.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        assert_eq!(a.as_slice(), b.column(0).as_slice());
+    }
+}
+
+/// LeNet, as the convolution issue declares it: 44,426 parameters.
+type LeNet = net![
+    Conv2d<1, 6, 5>, Relu, MaxPool2d<2>,
+    Conv2d<6, 16, 5>, Relu, MaxPool2d<2>,
+    Flatten, Dense<256, 120>, Relu, Dense<120, 84>, Relu, Dense<84, 10>,
+];
+
+/// Where the trained LeNet goes, baked, for the `no_std` program (`embedded/src/main.rs`).
+const LENET_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/embedded/src/lenet.rs");
+/// Where the held-out digits it classifies on the device go, with the logits it computes here.
+const DIGITS_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/embedded/src/digits.rs");
+include!("../../embedded/src/lenet.rs");
+
+/// The shipped digits: the first 8,000 for training (of which LeNet sees the first
+/// [`LENET_SAMPLES`]), the last 2,000 held out, as the examples split them.
+fn digits() -> &'static typenet::data::Dataset {
+    static DATA: std::sync::OnceLock<typenet::data::Dataset> = std::sync::OnceLock::new();
+    DATA.get_or_init(|| {
+        typenet::data::Dataset::load(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/data/mnist-10k/images-idx3-ubyte.gz"
+            ),
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/data/mnist-10k/labels-idx1-ubyte.gz"
+            ),
+        )
+        .unwrap()
+    })
+}
+
+const LENET_SAMPLES: usize = 6000;
+const HELD_OUT: usize = 8000;
+/// How many held-out digits the `no_std` program classifies.
+const DEVICE_DIGITS: usize = 4;
+
+/// A digit's grey levels as an image in [0, 1]: `embedded/src/main.rs` converts the same way.
+fn image_of(pixels: &[u8]) -> Image<f32, 1, 28, 28> {
+    Image::from_fn(|_, y, x| f32::from(pixels[28 * y + x]) / 255.0)
+}
+
+/// LeNet trained briefly, from a seed: one pass over the first [`LENET_SAMPLES`] digits in
+/// batches of ten, plain SGD. The same bits on every run and every instruction set.
+fn trained_lenet() -> &'static LeNet {
+    static NET: std::sync::OnceLock<Box<LeNet>> = std::sync::OnceLock::new();
+    NET.get_or_init(|| {
+        let data = digits();
+        let mut net = LeNet::random_boxed(&mut StdRng::seed_from_u64(0));
+        // a step on ten images keeps their activations and the gradient on the stack: more
+        // than a test thread's 2 MiB without optimisations
+        std::thread::scope(|s| {
+            let train = || {
+                let mut sgd = Sgd::new(0.1);
+                for first in (0..LENET_SAMPLES).step_by(10) {
+                    let x =
+                        Image::<f32, 1, 28, 28, Const<10>>::from_fn_batch(Const, |i, _, y, x| {
+                            f32::from(data.sample(first + i)[28 * y + x]) / 255.0
+                        });
+                    let y = SMatrix::<f32, 10, 10>::from_fn(|class, i| {
+                        f32::from(usize::from(data.labels()[first + i]) == class)
+                    });
+                    net.train_step(&mut sgd, &SoftmaxCrossEntropy, &x, &y);
+                }
+            };
+            let thread = std::thread::Builder::new().stack_size(64 << 20);
+            thread.spawn_scoped(s, train).unwrap().join().unwrap();
+        });
+        net
+    })
+}
+
+/// The class with the largest logit.
+fn class_of(logits: &SVector<f32, 10>) -> usize {
+    logits.argmax().0
+}
+
+/// The source of `embedded/src/digits.rs`: the first [`DEVICE_DIGITS`] held-out digits, their
+/// labels, and the trained LeNet's logits for them (as bits).
+fn digits_source(net: &LeNet) -> String {
+    use std::fmt::Write;
+    let data = digits();
+    let picked = HELD_OUT..HELD_OUT + DEVICE_DIGITS;
+    let mut s = String::from(
+        "// Generated by tests/spec/baked.rs (TYPENET_BLESS=1): held-out digits, and the logits \
+         the trained\n// LeNet of lenet.rs computes for them on the desktop. Do not edit.\n",
+    );
+    writeln!(
+        s,
+        "/// How many digits.\npub const COUNT: usize = {DEVICE_DIGITS};"
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "/// Samples {}..{} of `data/mnist-10k` (never trained on): 28 x 28 grey levels, row by \
+         row.\npub static DIGITS: [[u8; 784]; COUNT] = [",
+        picked.start, picked.end
+    )
+    .unwrap();
+    for i in picked.clone() {
+        s.push_str("[\n");
+        for row in data.sample(i).chunks(28) {
+            let row: Vec<String> = row.iter().map(u8::to_string).collect();
+            writeln!(s, "{},", row.join(", ")).unwrap();
+        }
+        s.push_str("],\n");
+    }
+    s.push_str("];\n");
+    let labels: Vec<String> = picked
+        .clone()
+        .map(|i| data.labels()[i].to_string())
+        .collect();
+    writeln!(
+        s,
+        "/// Their labels.\npub static LABELS: [usize; COUNT] = [{}];",
+        labels.join(", ")
+    )
+    .unwrap();
+    s.push_str(
+        "/// The logits of each, as `f32` bits.\npub static LOGITS: [[u32; 10]; COUNT] = [\n",
+    );
+    for i in picked {
+        let logits = net.forward(&image_of(data.sample(i)));
+        let bits: Vec<String> = logits
+            .iter()
+            .map(|v| format!("{:#010x}", v.to_bits()))
+            .collect();
+        writeln!(s, "[{}],", bits.join(", ")).unwrap();
+    }
+    s.push_str("];\n");
+    s
+}
+
+#[test]
+fn the_committed_lenet_is_what_baking_the_trained_lenet_writes() {
+    let net = trained_lenet();
+    let (source, digits) = (
+        typenet::bake::to_rust_module(net, "lenet"),
+        digits_source(net),
+    );
+    if std::env::var_os("TYPENET_BLESS").is_some() {
+        std::fs::write(LENET_FILE, &source).unwrap();
+        std::fs::write(DIGITS_FILE, &digits).unwrap();
+    }
+    let stale = "is stale: rerun this test with TYPENET_BLESS=1";
+    let committed = std::fs::read_to_string(LENET_FILE).unwrap();
+    assert!(committed == source, "embedded/src/lenet.rs {stale}");
+    let committed = std::fs::read_to_string(DIGITS_FILE).unwrap();
+    assert!(committed == digits, "embedded/src/digits.rs {stale}");
+}
+
+#[test]
+fn the_trained_lenet_has_learnt_and_knows_the_devices_digits() {
+    let (net, data) = (trained_lenet(), digits());
+    let held_out = HELD_OUT..data.len();
+    let right = held_out
+        .clone()
+        .filter(|&i| {
+            class_of(&net.forward(&image_of(data.sample(i)))) == usize::from(data.labels()[i])
+        })
+        .count();
+    let accuracy = right as f64 / held_out.len() as f64;
+    assert!(accuracy > 0.9, "held-out accuracy {accuracy}");
+    for i in HELD_OUT..HELD_OUT + DEVICE_DIGITS {
+        let logits = net.forward(&image_of(data.sample(i)));
+        assert_eq!(
+            class_of(&logits),
+            usize::from(data.labels()[i]),
+            "digit {i}"
+        );
+    }
+}
+
+#[test]
+fn the_baked_lenet_equals_the_trained_one_bit_for_bit() {
+    let (net, data) = (trained_lenet(), digits());
+    let baked: &LeNet = &lenet::NET;
+    assert!(baked == net, "parameters differ");
+    for i in (HELD_OUT..data.len()).step_by(10) {
+        let x = image_of(data.sample(i));
+        let (a, b) = (baked.forward(&x), net.forward(&x));
+        assert!(
+            a.iter()
+                .zip(b.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "digit {i}"
+        );
+    }
+    let batch = Image::<f32, 1, 28, 28, Dyn>::from_samples(32, |i, v| {
+        v.iter_mut()
+            .zip(data.sample(HELD_OUT + i))
+            .for_each(|(v, &p)| *v = f32::from(p) / 255.0);
+    });
+    let (a, b) = (baked.forward(&batch), net.forward(&batch));
+    assert!(
+        a.iter()
+            .zip(b.iter())
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
+}

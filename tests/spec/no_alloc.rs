@@ -1,5 +1,7 @@
 //! A single sample, or a fixed `Const<K>` batch, goes forward, backward and through a training
-//! step without touching the heap. Proven with a counting global allocator.
+//! step without touching the heap; so does a single image through LeNet, forward and in a
+//! training step (`train_step` with `Sgd`, and the fused `sgd_step`), and through batch norm
+//! and dropout. Proven with a counting global allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -166,4 +168,83 @@ fn fused_sgd_steps_allocate_nothing_for_a_sample_or_a_fixed_batch() {
     let (loss, n) = allocations(|| net.sgd_step(&sgd, &SoftmaxCrossEntropy, &xb, &yb));
     assert!(loss.is_finite());
     assert_eq!(n, 0);
+}
+
+/// LeNet, as the convolution issue declares it.
+type LeNet = net![
+    Conv2d<1, 6, 5>, Relu, MaxPool2d<2>,
+    Conv2d<6, 16, 5>, Relu, MaxPool2d<2>,
+    Flatten, Dense<256, 120>, Relu, Dense<120, 84>, Relu, Dense<84, 10>,
+];
+
+/// A 28 x 28 image of a stroke, and the one-hot target of class 3.
+fn stroke() -> (Image<f32, 1, 28, 28>, SVector<f32, 10>) {
+    let x = Image::from_fn(|_, y, x| f32::from(u8::from(x.abs_diff(y) < 3 && y > 4 && y < 24)));
+    let mut target = SVector::zeros();
+    target[3] = 1.0;
+    (x, target)
+}
+
+#[test]
+fn a_single_image_lenet_forward_allocates_nothing() {
+    let net = LeNet::random(&mut StdRng::seed_from_u64(10));
+    let (x, _) = stroke();
+    let (logits, n) = allocations(|| net.forward(&x));
+    assert_eq!(n, 0);
+    assert!(logits.iter().all(|v| v.is_finite()) && logits.amax() > 0.0);
+}
+
+#[test]
+fn a_single_image_lenet_training_step_allocates_nothing_with_sgd_or_fused() {
+    let mut net = LeNet::random(&mut StdRng::seed_from_u64(11));
+    let (x, y) = stroke();
+    let mut opt = Sgd::new(0.01);
+    let (losses, n) = allocations(|| {
+        let first = net.train_step(&mut opt, &SoftmaxCrossEntropy, &x, &y);
+        for _ in 0..5 {
+            net.train_step(&mut opt, &SoftmaxCrossEntropy, &x, &y);
+        }
+        (
+            first,
+            net.train_step(&mut opt, &SoftmaxCrossEntropy, &x, &y),
+        )
+    });
+    assert_eq!(n, 0, "train_step");
+    assert!(losses.1 < losses.0, "it trains: {losses:?}");
+
+    let sgd = Sgd::new(0.01);
+    let (losses, n) = allocations(|| {
+        let first = net.sgd_step(&sgd, &SoftmaxCrossEntropy, &x, &y);
+        for _ in 0..5 {
+            net.sgd_step(&sgd, &SoftmaxCrossEntropy, &x, &y);
+        }
+        (first, net.sgd_step(&sgd, &SoftmaxCrossEntropy, &x, &y))
+    });
+    assert_eq!(n, 0, "sgd_step");
+    assert!(losses.1 < losses.0, "it trains: {losses:?}");
+}
+
+#[test]
+fn a_single_image_step_through_batch_norm_and_dropout_allocates_nothing() {
+    type Cnn = net![
+        Conv2d<1, 4, 3, 1, 1>, BatchNorm2d<4>, Relu, AvgPool2d<2>, Dropout<20>,
+        Flatten, Dense<64, 2>,
+    ];
+    let mut net = Cnn::random(&mut StdRng::seed_from_u64(12));
+    let x: Image<f32, 1, 8, 8> = Image::from_fn(|_, y, x| (y as f32 - x as f32) / 8.0);
+    let y = SVector::<f32, 2>::new(1.0, 0.0);
+    let mut opt = Sgd::new(0.05);
+    let (loss, n) = allocations(|| {
+        let mut ctx = TrainContext::seeded(4);
+        net.train_step_in(&mut ctx, &mut opt, &SoftmaxCrossEntropy, &x, &y);
+        net.train_step(&mut opt, &SoftmaxCrossEntropy, &x, &y);
+        net.sgd_step(&Sgd::new(0.05), &SoftmaxCrossEntropy, &x, &y)
+    });
+    assert_eq!(n, 0);
+    assert!(loss.is_finite());
+    let running_mean = net.tail.head.running_mean;
+    assert!(
+        running_mean.iter().any(|&m| m != 0.0),
+        "the steps moved the running statistics"
+    );
 }
