@@ -8,6 +8,10 @@
 //! - `W3`: ReLU MLPs 784-H-10, softmax cross-entropy, SGD at 0.1, batches of 100, one epoch of
 //!   600 steps over 60,000 samples, each batch converted from bytes when it is used.
 //! - `W4`: one sample forward through the W1 network and through 784-100-10.
+//! - `W5` (issue 13): convolutional networks on 28 x 28 images: LeNet-5 and the "Deep Learning
+//!   from Scratch" SimpleConvNet, softmax cross-entropy, SGD at 0.1, batches of 100, one epoch
+//!   of 600 steps over 60,000 images (W3's samples, as images); and one image forward through
+//!   each.
 //!
 //! All in `f32`.
 
@@ -186,6 +190,112 @@ pub fn w4_networks() -> (DeepSigmoid, Box<Mlp100>) {
     let mut rng = StdRng::seed_from_u64(4);
     let deep = DeepSigmoid::random(&mut rng);
     (deep, Mlp100::random_boxed(&mut rng))
+}
+
+/// W5's LeNet-5: two convolutions of 5 x 5 with max pooling, three dense layers.
+pub type LeNet = net![
+    Conv2d<1, 6, 5>, Relu, MaxPool2d<2>,
+    Conv2d<6, 16, 5>, Relu, MaxPool2d<2>,
+    Flatten, Dense<256, 120>, Relu, Dense<120, 84>, Relu, Dense<84, 10>,
+];
+/// W5's SimpleConvNet of "Deep Learning from Scratch" (chapter 7): one convolution of 30
+/// 5 x 5 filters, max pooling, two dense layers.
+pub type SimpleConvNet =
+    net![Conv2d<1, 30, 5>, Relu, MaxPool2d<2>, Flatten, Dense<4320, 100>, Relu, Dense<100, 10>];
+/// One W5 input image.
+pub type Digit = Image<f32, 1, 28, 28>;
+/// A W5 batch of images.
+pub type Digits = Image<f32, 1, 28, 28, Dyn>;
+
+/// Floating-point operations of one LeNet-5 training step on one image: forward (convolutions
+/// `2 · places · COUT · CIN · 25`: 172,800 and 307,200; dense layers 61,440, 20,160 and
+/// 1,680), the weight gradients as many again, the input gradients of every layer but the
+/// first. Pools, activations and the loss are not counted.
+pub const LENET_TRAIN_FLOPS: f64 = 1_517_040.0;
+/// Floating-point operations of one LeNet-5 forward pass on one image.
+pub const LENET_INFER_FLOPS: f64 = 563_280.0;
+/// As [`LENET_TRAIN_FLOPS`] for SimpleConvNet: the convolution 864,000 forward and as many for
+/// its weights (no input gradient), `Dense<4320, 100>` 864,000 three times, `Dense<100, 10>`
+/// 2,000 three times.
+pub const SIMPLE_TRAIN_FLOPS: f64 = 4_326_000.0;
+/// Floating-point operations of one SimpleConvNet forward pass on one image.
+pub const SIMPLE_INFER_FLOPS: f64 = 1_730_000.0;
+
+/// W5: mini-batch SGD of a convolutional network `N` on 28 x 28 images with softmax
+/// cross-entropy, on one thread or data-parallel on several.
+pub struct W5<'d, N> {
+    data: &'d Dataset,
+    net: Box<N>,
+    grads: DataParallel<N>,
+    opt: Sgd,
+    rng: StdRng,
+}
+
+impl<'d, N> W5<'d, N>
+where
+    N: Network + Params<f32> + Send + Sync,
+    Digits: InputOf<N, Out = OMatrix<f32, Const<10>, Dyn>>,
+{
+    /// A He-initialised network (seed 5) on the heap; each step on `threads` threads.
+    pub fn new(data: &'d Dataset, threads: usize) -> Self {
+        let mut rng = StdRng::seed_from_u64(5);
+        W5 {
+            data,
+            net: typenet::build::random_boxed_with(&mut rng, Init::He),
+            grads: DataParallel::new(threads).expect("at least one thread"),
+            opt: Sgd::new(0.1),
+            rng,
+        }
+    }
+
+    /// One epoch: the samples shuffled, 600 batches of 100 images, in one
+    /// `DataParallel::run`; each thread converts its own images of each batch from bytes.
+    pub fn epoch(&mut self) {
+        self.steps(W3_SAMPLES / W3_BATCH);
+    }
+
+    /// The first `steps` steps of an epoch. Returns the last loss.
+    pub fn steps(&mut self, steps: usize) -> f32 {
+        let order = self.data.shuffled_indices(&mut self.rng);
+        let W5 {
+            data,
+            net,
+            grads,
+            opt,
+            ..
+        } = self;
+        grads.run(&mut **net, &SoftmaxCrossEntropy, |session| {
+            let mut loss = f32::NAN;
+            for batch in order.chunks(W3_BATCH).take(steps) {
+                loss = session.train_step_from(opt, batch.len(), |images, x, y| {
+                    data.images_into(&batch[images.clone()], x)
+                        .expect("28 x 28 images");
+                    data.targets_into(&batch[images], OneHot::PLAIN, y)
+                        .expect("labels below 10");
+                });
+            }
+            std::hint::black_box(loss)
+        })
+    }
+
+    /// The network.
+    pub fn net(&self) -> &N {
+        &self.net
+    }
+}
+
+/// W5's single-image inference: one image forward through `net`.
+#[inline]
+pub fn w5_infer<N>(net: &N, x: &Digit) -> SVector<f32, 10>
+where
+    Digit: InputOf<N, Out = SVector<f32, 10>>,
+{
+    <Digit as InputOf<N>>::as_layer(net).forward(std::hint::black_box(x))
+}
+
+/// W5's inference input: pixel `(y, x)` is `((y · 28 + x) mod 7) / 7`.
+pub fn w5_image() -> Digit {
+    Image::from_fn(|_, y, x| ((y * 28 + x) % 7) as f32 / 7.0)
 }
 
 /// 60,000 training samples: those of the MNIST-format directory `dir` (the four standard

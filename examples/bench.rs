@@ -7,17 +7,22 @@
 //! ```
 //!
 //! Names: `W1` (seconds per step), `W2` (per run), `W3-784-100-10` and `W3-784-50-10` (per
-//! epoch), `W4-deep-sigmoid` and `W4-784-100-10` (per call), and, printed only when `--only`
+//! epoch), `W4-deep-sigmoid` and `W4-784-100-10` (per call), `W5-LeNet` and
+//! `W5-SimpleConvNet` (per epoch), `W5-LeNet-infer` and `W5-SimpleConvNet-infer` (per image),
+//! and, printed only when `--only`
 //! names them, the machine's peaks for the roofline: `GEMM-512` (per 512³ product), `READ-L2`
 //! and `READ-MEMORY` (per byte read from a 314 KB array kept in cache, and from a 256 MiB one).
 //! The workloads are defined in `benches/workloads.rs`.
 //!
 //! - `--rounds N`: each figure is the median of N rounds (default 5).
-//! - `--threads T` (default 1): W3's steps run data-parallel on T threads
+//! - `--threads T` (default 1): W3's and W5's steps run data-parallel on T threads
 //!   (`typenet::parallel::DataParallel`), GEMM-512's product is split over T threads
 //!   (`typenet::kernels::set_threads`); W1, W2 and W4 are single-sample work and run on one
-//!   thread whatever T is.
-//! - `--data DIR`: W3's 60,000 samples from an MNIST-format directory (e.g. Fashion-MNIST),
+//!   thread whatever T is, and so does W5's single-image inference.
+//! - `--gemm-threads T` (default 1): the products of `Dyn` batches (W3's and W5's) split over
+//!   T threads by the gemm crate (`typenet::kernels::set_threads`), instead of or beside the
+//!   data-parallel threads.
+//! - `--data DIR`: W3's and W5's 60,000 samples from an MNIST-format directory (e.g. Fashion-MNIST),
 //!   else the 10,000 shipped digits six times over.
 //! - `--only A,B`: just these workloads.
 
@@ -28,7 +33,12 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-use workloads::{Gemm, Mlp50, Mlp100, Read, W1, W2, W3, w4, w4_input, w4_networks};
+use rand::{SeedableRng, rngs::StdRng};
+
+use workloads::{
+    Gemm, LeNet, Mlp50, Mlp100, Read, SimpleConvNet, W1, W2, W3, W5, w4, w4_input, w4_networks,
+    w5_image, w5_infer,
+};
 
 /// The median of `rounds` timings of `f`, each divided by `per`.
 fn median(rounds: usize, per: usize, mut f: impl FnMut()) -> f64 {
@@ -46,6 +56,7 @@ fn median(rounds: usize, per: usize, mut f: impl FnMut()) -> f64 {
 struct Options {
     rounds: usize,
     threads: usize,
+    gemm_threads: usize,
     data: Option<String>,
     only: Option<Vec<String>>,
 }
@@ -55,6 +66,7 @@ impl Options {
         let mut options = Options {
             rounds: 5,
             threads: 1,
+            gemm_threads: 1,
             data: None,
             only: None,
         };
@@ -72,6 +84,7 @@ impl Options {
             match flag.as_str() {
                 "--rounds" => options.rounds = count(value()?)?,
                 "--threads" => options.threads = count(value()?)?,
+                "--gemm-threads" => options.gemm_threads = count(value()?)?,
                 "--data" => options.data = Some(value()?),
                 "--only" => {
                     options.only = Some(value()?.split(',').map(str::to_owned).collect());
@@ -102,6 +115,7 @@ pub fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let options = Options::parse(args)?;
     let rounds = options.rounds;
     let report = |name: &str, seconds: f64| println!("{name} {seconds:.6e}");
+    typenet::kernels::set_threads(options.gemm_threads);
 
     if options.wants("W1") {
         let mut w1 = W1::new();
@@ -124,7 +138,11 @@ pub fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             }),
         );
     }
-    if options.wants("W3-784-100-10") || options.wants("W3-784-50-10") {
+    let w5 = ["W5-LeNet", "W5-SimpleConvNet"];
+    let data = if options.wants("W3-784-100-10")
+        || options.wants("W3-784-50-10")
+        || w5.iter().any(|w| options.wants(w))
+    {
         let data = workloads::training_set(options.data.as_deref().map(Path::new))?;
         if data.len() < workloads::W3_SAMPLES || data.width() != 784 {
             return Err(format!(
@@ -134,13 +152,26 @@ pub fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             )
             .into());
         }
+        Some(data)
+    } else {
+        None
+    };
+    if let Some(data) = &data {
         if options.wants("W3-784-100-10") {
-            let mut w3 = W3::<Mlp100>::new(&data, options.threads);
+            let mut w3 = W3::<Mlp100>::new(data, options.threads);
             report("W3-784-100-10", median(rounds, 1, || w3.epoch()));
         }
         if options.wants("W3-784-50-10") {
-            let mut w3 = W3::<Mlp50>::new(&data, options.threads);
+            let mut w3 = W3::<Mlp50>::new(data, options.threads);
             report("W3-784-50-10", median(rounds, 1, || w3.epoch()));
+        }
+        if options.wants("W5-LeNet") {
+            let mut w5 = W5::<LeNet>::new(data, options.threads);
+            report("W5-LeNet", median(rounds, 1, || w5.epoch()));
+        }
+        if options.wants("W5-SimpleConvNet") {
+            let mut w5 = W5::<SimpleConvNet>::new(data, options.threads);
+            report("W5-SimpleConvNet", median(rounds, 1, || w5.epoch()));
         }
     }
     let (deep, mlp) = w4_networks();
@@ -167,8 +198,32 @@ pub fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             }),
         );
     }
+    let image = w5_image();
+    if options.wants("W5-LeNet-infer") {
+        let net = LeNet::random_boxed(&mut StdRng::seed_from_u64(6));
+        report(
+            "W5-LeNet-infer",
+            median(rounds, calls, || {
+                for _ in 0..calls {
+                    black_box(w5_infer(&*net, &image));
+                }
+            }),
+        );
+    }
+    if options.wants("W5-SimpleConvNet-infer") {
+        let net = SimpleConvNet::random_boxed(&mut StdRng::seed_from_u64(6));
+        let calls = calls / 4;
+        report(
+            "W5-SimpleConvNet-infer",
+            median(rounds, calls, || {
+                for _ in 0..calls {
+                    black_box(w5_infer(&*net, &image));
+                }
+            }),
+        );
+    }
     if options.wants("GEMM-512") {
-        typenet::kernels::set_threads(options.threads);
+        typenet::kernels::set_threads(options.threads.max(options.gemm_threads));
         let mut gemm = Gemm::new();
         let products = 20;
         report(

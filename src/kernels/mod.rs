@@ -7,6 +7,8 @@
 //! - `dispatch`: that choice, made once at run time ([`SimdLevel`], `TYPENET_SIMD`).
 //! - [`gemm`](fn@gemm): products of `Dyn` batches through the gemm crates (kernels chosen at
 //!   run time, threads through [`set_threads`]), and a bounds-checked loop for the rest.
+//! - `conv`: convolutions and pools of single images and `Const<K>` batches, direct, with no
+//!   scratch memory; `im2col`: those of `Dyn` batches as products through the gemm crates.
 //! - [`exp_f32`]: a branch-free, vectorisable `e^x` for the `f32` activations.
 //!
 //! Why the gemm crates rather than nalgebra's `matrixmultiply`: its kernels stop at AVX2; see
@@ -16,6 +18,8 @@ pub(crate) mod conv;
 mod dispatch;
 mod exp;
 mod gemm;
+#[cfg(feature = "std")]
+pub(crate) mod im2col;
 mod small;
 mod threads;
 

@@ -158,18 +158,16 @@ where
     fn forward(&self, x: &ImageN<T, Const<CIN>, H, W, B>) -> Self::Out {
         let g = Self::window::<H, W, H::Out, W::Out>();
         let mut y = Self::Out::zeros_batch(x.batch());
-        let plane = g.out_rows * g.out_cols;
-        let (w, vol_in, vol_out) = (self.w_slice(), CIN * g.rows * g.cols, COUT * plane);
-        for (xi, yi) in x
-            .as_slice()
-            .chunks_exact(vol_in)
-            .zip(y.as_mut_slice().chunks_exact_mut(vol_out))
-        {
-            for (plane_out, &b) in yi.chunks_exact_mut(plane).zip(&self.b) {
-                plane_out.fill(b);
-            }
-            conv::conv_forward(&g, COUT, w, xi, yi);
-        }
+        let dynamic = B::try_to_usize().is_none();
+        conv::forward(
+            &g,
+            COUT,
+            self.w_slice(),
+            &self.b,
+            x.as_slice(),
+            y.as_mut_slice(),
+            dynamic,
+        );
         y
     }
 
@@ -231,28 +229,25 @@ impl<const CIN: usize, const COUT: usize, const K: usize, const S: usize, const 
         x: &ImageN<T, Const<CIN>, H, W, B>,
         d_out: &ImageN<T, Const<COUT>, H::Out, W::Out, B>,
         grad: &mut Self,
-        mut d_in: Option<&mut ImageN<T, Const<CIN>, H, W, B>>,
+        d_in: Option<&mut ImageN<T, Const<CIN>, H, W, B>>,
     ) where
         H: Slide<K, S, P>,
         W: Slide<K, S, P>,
         B: ImageBatch<T, Const<CIN>, H, W> + ImageBatch<T, Const<COUT>, H::Out, W::Out>,
     {
         let g = Self::window::<H, W, H::Out, W::Out>();
-        let (vol_in, vol_out) = (CIN * g.rows * g.cols, COUT * g.out_rows * g.out_cols);
-        let w = self.w_slice();
-        for (i, (xi, di)) in x
-            .as_slice()
-            .chunks_exact(vol_in)
-            .zip(d_out.as_slice().chunks_exact(vol_out))
-            .enumerate()
-        {
-            let Conv2d { w: gw, b: gb } = grad;
-            let gw = gw.as_flattened_mut().as_flattened_mut().as_flattened_mut();
-            conv::conv_backward_params(&g, COUT, xi, di, gw, gb);
-            if let Some(d_in) = d_in.as_deref_mut() {
-                conv::conv_backward_input(&g, COUT, w, di, d_in.sample_mut(i));
-            }
-        }
+        let Conv2d { w: gw, b: gb } = grad;
+        conv::backward(
+            &g,
+            COUT,
+            self.w_slice(),
+            x.as_slice(),
+            d_out.as_slice(),
+            gw.as_flattened_mut().as_flattened_mut().as_flattened_mut(),
+            gb,
+            d_in.map(|d| d.as_mut_slice()),
+            B::try_to_usize().is_none(),
+        );
     }
 }
 

@@ -51,9 +51,7 @@ where
     fn forward(&self, x: &ImageN<T, C, H, W, B>) -> Self::Out {
         let g = pool_window::<H, W, K, S>();
         let mut y = Self::Out::zeros_batch(x.batch());
-        conv::for_each_window(&g, x.as_slice(), y.as_mut_slice(), |plane, out, r, c| {
-            *out = plane[conv::window_argmax(&g, plane, r, c)];
-        });
+        conv::max_pool(&g, x.as_slice(), y.as_mut_slice());
         y
     }
 
@@ -64,20 +62,7 @@ where
     fn backward(&self, x: Self::Cache, d_out: Self::Out, _: &mut Self) -> Self::Cache {
         let g = pool_window::<H, W, K, S>();
         let mut d_in = Self::Cache::zeros_batch(x.batch());
-        let (plane_in, plane_out) = (g.rows * g.cols, g.out_rows * g.out_cols);
-        let planes = x
-            .as_slice()
-            .chunks_exact(plane_in)
-            .zip(d_out.as_slice().chunks_exact(plane_out));
-        for ((plane, d_plane), d_in_plane) in
-            planes.zip(d_in.as_mut_slice().chunks_exact_mut(plane_in))
-        {
-            for (y, row) in d_plane.chunks_exact(g.out_cols).enumerate() {
-                for (x, &d) in row.iter().enumerate() {
-                    d_in_plane[conv::window_argmax(&g, plane, y, x)] += d;
-                }
-            }
-        }
+        conv::max_pool_backward(&g, x.as_slice(), d_out.as_slice(), d_in.as_mut_slice());
         d_in
     }
 
