@@ -8,27 +8,35 @@
 //!
 //! Flags: `--data DIR` (the four standard IDX files, raw or `.gz`), `--arch 784-100-10 |
 //! 784-50-10 | 784-256-128-10`, `--epochs N`, `--batch N`, `--lr X`, `--optimizer sgd |
-//! momentum | adam`, `--seed N`, `--save PATH`, `--limit N` (use only the first N training
+//! momentum | adam`, `--seed N`, `--save PATH`, `--plot DIR` (write `training.png`,
+//! `confusion.png` and `misclassified.png` there), `--limit N` (use only the first N training
 //! samples), `--quiet` (no progress bars). The last line printed is `test accuracy: <fraction>`.
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::{SeedableRng, rngs::StdRng};
-use typenet::data::{ConfusionMatrix, Dataset, OneHot, evaluate};
-use typenet::optim::{Adam, Momentum};
+use typenet::data::{Dataset, OneHot};
 use typenet::prelude::*;
 use typenet::{build, model_file};
+
+// `cnn` includes these too, and the tests include both examples: one copy each
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "support/common.rs"]
+mod common;
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "support/plot.rs"]
+mod plot;
+
+use common::Evaluation;
 
 type Mlp100 = net![Dense<784, 100>, Relu, Dense<100, 10>];
 type Mlp50 = net![Dense<784, 50>, Relu, Dense<50, 10>];
 type Mlp256 = net![Dense<784, 256>, Relu, Dense<256, 128>, Relu, Dense<128, 10>];
 
-/// The shipped data: 10,000 digits, the first 8,000 for training.
-const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist-10k");
-const SHIPPED_TRAIN: usize = 8_000;
+/// A mini-batch of samples, as the networks take it: one column of 784 values per sample.
+type Columns = OMatrix<f32, Const<784>, Dyn>;
 
 /// What a run was asked to do.
 #[derive(Clone, Debug)]
@@ -42,6 +50,7 @@ pub struct Options {
     pub optimizer: String,
     pub seed: u64,
     pub save: PathBuf,
+    pub plot: Option<PathBuf>,
     pub limit: Option<usize>,
     pub quiet: bool,
     pub augment: bool,
@@ -59,6 +68,7 @@ impl Default for Options {
             optimizer: "sgd".into(),
             seed: 1,
             save: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/mnist.typenet")),
+            plot: None,
             limit: None,
             quiet: false,
             augment: true,
@@ -70,9 +80,12 @@ impl Default for Options {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
     pub train_losses: Vec<f64>,
+    pub test_losses: Vec<f64>,
     pub test_accuracies: Vec<f64>,
     pub test_accuracy: f64,
     pub reloaded_accuracy: f64,
+    /// The pictures written (with `--plot`), and their width and height in pixels.
+    pub pictures: Vec<(PathBuf, (u32, u32))>,
 }
 
 impl Options {
@@ -100,6 +113,7 @@ impl Options {
                 "--optimizer" => o.optimizer = value()?,
                 "--seed" => o.seed = number(flag, value()?)?,
                 "--save" => o.save = PathBuf::from(value()?),
+                "--plot" => o.plot = Some(PathBuf::from(value()?)),
                 "--limit" => o.limit = Some(number(flag, value()?)?),
                 "--quiet" => o.quiet = true,
                 "--no-augment" => o.augment = false,
@@ -116,7 +130,7 @@ impl Options {
 
 const USAGE: &str = "usage: mnist [--data DIR] [--arch 784-100-10|784-50-10|784-256-128-10] \
 [--epochs N] [--batch N] [--lr X] [--wd X] [--optimizer sgd|momentum|adam] [--seed N] [--save PATH] \
-[--limit N] [--no-augment] [--quiet]";
+[--plot DIR] [--limit N] [--no-augment] [--quiet]";
 
 /// Loads the data, trains the chosen architecture, saves and reloads it.
 pub fn run(options: &Options) -> Result<Outcome, Box<dyn Error>> {
@@ -127,7 +141,11 @@ pub fn run(options: &Options) -> Result<Outcome, Box<dyn Error>> {
         std::fs::create_dir_all(dir).map_err(|e| cannot_save(&e))?;
     }
     model_file::check_save_path(save).map_err(|e| cannot_save(&e))?;
-    let (mut train, test) = load(options.data.as_deref())?;
+    if let Some(dir) = &options.plot {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot write pictures to {}: {e}", dir.display()))?;
+    }
+    let (mut train, test) = common::load(options.data.as_deref())?;
     if let Some(limit) = options.limit {
         train = train.split_at(limit.min(train.len()))?.0;
     }
@@ -150,79 +168,6 @@ pub fn run(options: &Options) -> Result<Outcome, Box<dyn Error>> {
     }
 }
 
-/// The training set and the test set, from `dir` or from the digits shipped in the repository.
-fn load(dir: Option<&Path>) -> Result<(Dataset, Dataset), Box<dyn Error>> {
-    match dir {
-        None => {
-            let dir = Path::new(SHIPPED);
-            let all = Dataset::load(
-                dir.join("images-idx3-ubyte.gz"),
-                dir.join("labels-idx1-ubyte.gz"),
-            )?;
-            Ok(all.split_at(SHIPPED_TRAIN)?)
-        }
-        Some(dir) => {
-            let file = |stem: &str| -> Result<PathBuf, String> {
-                let plain = dir.join(stem);
-                let gz = dir.join(format!("{stem}.gz"));
-                if plain.is_file() {
-                    Ok(plain)
-                } else if gz.is_file() {
-                    Ok(gz)
-                } else {
-                    Err(format!(
-                        "{}: no such file (nor {})",
-                        plain.display(),
-                        gz.display()
-                    ))
-                }
-            };
-            let train = Dataset::load(
-                file("train-images-idx3-ubyte")?,
-                file("train-labels-idx1-ubyte")?,
-            )?;
-            let test = Dataset::load(
-                file("t10k-images-idx3-ubyte")?,
-                file("t10k-labels-idx1-ubyte")?,
-            )?;
-            Ok((train, test))
-        }
-    }
-}
-
-/// The optimizers the command line can choose, as one type.
-enum Choice<N> {
-    Sgd(Sgd),
-    Momentum(Momentum<N, Box<N>>),
-    Adam(Adam<N, Box<N>>),
-}
-
-impl<N: Params<f32>> Optimizer<N, f32> for Choice<N> {
-    fn update(&mut self, net: &mut N, grad: &N) {
-        match self {
-            Choice::Sgd(o) => o.update(net, grad),
-            Choice::Momentum(o) => o.update(net, grad),
-            Choice::Adam(o) => o.update(net, grad),
-        }
-    }
-
-    fn learning_rate(&self) -> f64 {
-        match self {
-            Choice::Sgd(o) => Optimizer::<N, f32>::learning_rate(o),
-            Choice::Momentum(o) => Optimizer::<N, f32>::learning_rate(o),
-            Choice::Adam(o) => Optimizer::<N, f32>::learning_rate(o),
-        }
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<(), typenet::HyperparameterError> {
-        match self {
-            Choice::Sgd(o) => Optimizer::<N, f32>::set_learning_rate(o, lr),
-            Choice::Momentum(o) => Optimizer::<N, f32>::set_learning_rate(o, lr),
-            Choice::Adam(o) => Optimizer::<N, f32>::set_learning_rate(o, lr),
-        }
-    }
-}
-
 fn train_typed<N>(
     options: &Options,
     train: &Dataset,
@@ -237,18 +182,7 @@ where
     let mut rng = StdRng::seed_from_u64(options.seed);
     let mut net: Box<N> = build::random_boxed_with(&mut rng, Init::He);
     let mut grad = build::zeros_boxed::<N>();
-    let mut opt = match options.optimizer.as_str() {
-        "sgd" => Choice::Sgd(Sgd::try_new(options.lr)?.with_weight_decay(options.weight_decay)),
-        "momentum" => Choice::Momentum(
-            Momentum::try_new(options.lr, 0.9)?.with_weight_decay(options.weight_decay),
-        ),
-        "adam" => Choice::Adam(Adam::try_new(options.lr)?.with_weight_decay(options.weight_decay)),
-        other => {
-            return Err(
-                format!("unknown optimizer `{other}`: choose sgd, momentum or adam").into(),
-            );
-        }
-    };
+    let mut opt = common::Choice::new(&options.optimizer, options.lr, options.weight_decay)?;
     println!(
         "network: {} ({} parameters), {} at lr {}, batch {}, {} epochs, seed {}",
         typenet::model_file::signature::<N, f32>(),
@@ -262,24 +196,26 @@ where
 
     let mut outcome = Outcome {
         train_losses: Vec::new(),
+        test_losses: Vec::new(),
         test_accuracies: Vec::new(),
         test_accuracy: 0.0,
         reloaded_accuracy: 0.0,
+        pictures: Vec::new(),
     };
     let mut x = OMatrix::<f32, Const<784>, Dyn>::zeros(0);
     for epoch in 1..=options.epochs {
         // cosine decay of the learning rate, from lr in the first epoch towards lr/100
-        let progress = (epoch - 1) as f64 / options.epochs as f64;
-        let lr = options.lr * (0.01 + 0.99 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()));
-        opt.set_learning_rate(lr)?;
-        let bar = progress_bar(options, train.len() as u64, epoch);
+        opt.set_learning_rate(common::cosine_lr(options.lr, epoch, options.epochs))?;
+        let bar = common::progress_bar(options.quiet, train.len() as u64, epoch);
         let epoch_start = Instant::now();
         let order = train.shuffled_indices(&mut rng);
         let (mut loss_sum, mut seen) = (0.0f64, 0usize);
         for chunk in order.chunks(options.batch) {
             train.inputs_into(chunk, &mut x)?;
             if options.augment {
-                shift_randomly(&mut x, &mut rng);
+                for image in x.as_mut_slice().chunks_exact_mut(784) {
+                    common::shift_randomly(image, &mut rng);
+                }
             }
             let y = train.targets::<f32, 10>(chunk, OneHot::PLAIN)?;
             let loss = net.train_step_with(&mut grad, &mut opt, &SoftmaxCrossEntropy, &x, &y);
@@ -301,67 +237,57 @@ where
             ));
         }
         bar.finish_and_clear();
-        let accuracy = evaluate::<N, f32, 784, 10>(&net, test, 1000)?.accuracy();
+        let tested = Evaluation::of::<Columns, N>(&net, test)?;
+        let accuracy = tested.confusion.accuracy();
         let train_loss = loss_sum / seen.max(1) as f64;
         println!(
-            "epoch {epoch:>3}: train loss {train_loss:.4}, test accuracy {accuracy:.4} ({:.2} s)",
+            "epoch {epoch:>3}: train loss {train_loss:.4}, test loss {:.4}, test accuracy \
+             {accuracy:.4} ({:.2} s)",
+            tested.loss,
             epoch_start.elapsed().as_secs_f64()
         );
         outcome.train_losses.push(train_loss);
+        outcome.test_losses.push(tested.loss);
         outcome.test_accuracies.push(accuracy);
     }
 
-    let confusion: ConfusionMatrix = evaluate::<N, f32, 784, 10>(&net, test, 1000)?;
+    let tested = Evaluation::of::<Columns, N>(&net, test)?;
+    let confusion = &tested.confusion;
     println!("confusion matrix (rows: true digit, columns: predicted):\n{confusion}");
     println!("total time: {:.2} s", start.elapsed().as_secs_f64());
 
     model_file::save(&*net, &options.save)?;
     let mut reloaded = build::zeros_boxed::<N>();
     model_file::load(&mut *reloaded, &options.save)?;
-    outcome.reloaded_accuracy = evaluate::<N, f32, 784, 10>(&reloaded, test, 1000)?.accuracy();
+    outcome.reloaded_accuracy = Evaluation::of::<Columns, N>(&reloaded, test)?
+        .confusion
+        .accuracy();
     println!(
         "model saved to {} and loaded back: test accuracy {:.4}",
         options.save.display(),
         outcome.reloaded_accuracy
     );
+    if let Some(dir) = &options.plot {
+        let run = common::Run {
+            network: &options.arch,
+            data: options.data.as_deref(),
+            train_len: train.len(),
+            setup: format!(
+                "{} at lr {}, batch {}",
+                options.optimizer, options.lr, options.batch
+            ),
+            train_loss: &outcome.train_losses,
+            test_loss: &outcome.test_losses,
+            test_accuracy: &outcome.test_accuracies,
+        };
+        outcome.pictures = common::pictures(dir, &run, &tested, test)?;
+        for (path, (w, h)) in &outcome.pictures {
+            println!("wrote {} ({w} x {h})", path.display());
+        }
+    }
     outcome.test_accuracy = confusion.accuracy();
     println!("test accuracy: {:.4}", outcome.test_accuracy);
     Ok(outcome)
-}
-
-/// Moves each 28x28 image of the batch by up to one pixel in each direction (at random), the
-/// classic augmentation for MNIST: the network sees slightly different digits every epoch.
-fn shift_randomly(x: &mut OMatrix<f32, Const<784>, Dyn>, rng: &mut StdRng) {
-    use rand::RngExt;
-    let mut moved = [0.0f32; 784];
-    for mut image in x.column_iter_mut() {
-        let (dy, dx) = (rng.random_range(-1i32..=1), rng.random_range(-1i32..=1));
-        for r in 0..28i32 {
-            for c in 0..28i32 {
-                let (sr, sc) = (r - dy, c - dx);
-                moved[(r * 28 + c) as usize] = if (0..28).contains(&sr) && (0..28).contains(&sc) {
-                    image[(sr * 28 + sc) as usize]
-                } else {
-                    0.0
-                };
-            }
-        }
-        image.copy_from_slice(&moved);
-    }
-}
-
-fn progress_bar(options: &Options, len: u64, epoch: usize) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    if options.quiet {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    bar.set_style(
-        ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(epoch.to_string());
-    bar
 }
 
 #[allow(dead_code)]
