@@ -37,6 +37,18 @@ change is measured before and after in one run (its ratio column is base time / 
 `--programs typenet,typenet-native` with `--build default` puts the build users make beside
 a `target-cpu=native` build of the same tree, in one run.
 
+W5 (issue 13: LeNet-5 and SimpleConvNet, seconds per epoch and per single-image inference)
+runs with the rest unless `--workloads` chooses: `--workloads W5,GEMM` runs only W5 and the GEMM
+peak it is measured against. The slow peers time the first `--w5-peer-steps` steps of each
+W5 epoch (default: NumPy 30, PyTorch 120) and report that time scaled to the epoch's 600
+steps; typenet always runs whole epochs. The report adds a W5 section: the medians against
+the issue's PyTorch figures (measured on this machine kind: LeNet 6.17 s/epoch on 1 thread,
+3.73 s on 2, 277 µs an image; SimpleConvNet 14.2 s, 8.4 s, 371 µs) and against the peers of
+the same run, GFLOP/s as a fraction of the GEMM peak, and the goals (3x PyTorch, LeNet
+inference ≤ 10 µs). `python3 bench/compare.py --workloads W5,GEMM --programs
+typenet,typenet-native,numpy-f32,torch --build default` is the W5 run of
+`docs/performance.md`.
+
 A program that fails (does not build, rejects a flag, crashes, times out) is reported and the
 run goes on without it.
 """
@@ -65,7 +77,28 @@ DFDX_TARGET = os.path.join(DFDX, "target", "native")
 DFDX_BIN = os.path.join(DFDX_TARGET, "release", "typenet-bench-dfdx")
 RESULTS = os.path.join(BENCH, "results.md")
 
-WORKLOADS = ["W1", "W2", "W3-784-100-10", "W3-784-50-10", "W4-deep-sigmoid", "W4-784-100-10"]
+WORKLOADS = ["W1", "W2", "W3-784-100-10", "W3-784-50-10", "W4-deep-sigmoid", "W4-784-100-10",
+             "W5-LeNet", "W5-SimpleConvNet", "W5-LeNet-infer", "W5-SimpleConvNet-infer"]
+W5 = ["W5-LeNet", "W5-SimpleConvNet"]
+W5_INFER = ["W5-LeNet-infer", "W5-SimpleConvNet-infer"]
+# The issue's PyTorch 2.15 figures on this machine kind (issue 13): seconds per epoch at 1 and 2
+# threads, seconds per single-image inference.
+W5_TORCH_ISSUE = {
+    "W5-LeNet": {1: 6.17, 2: 3.73},
+    "W5-SimpleConvNet": {1: 14.2, 2: 8.4},
+    "W5-LeNet-infer": {1: 277e-6},
+    "W5-SimpleConvNet-infer": {1: 371e-6},
+}
+# Floating-point operations of one W5 epoch (600 steps of 100 images) and of one image forward:
+# the products of the convolutions and dense layers, forward, weight gradients, and input
+# gradients of every layer but the first (benches/workloads.rs derives them).
+W5_FLOPS = {
+    "W5-LeNet": 1_517_040 * 60_000,
+    "W5-SimpleConvNet": 4_326_000 * 60_000,
+    "W5-LeNet-infer": 563_280,
+    "W5-SimpleConvNet-infer": 1_730_000,
+}
+W5_INFER_GOAL = 10e-6  # LeNet single-image inference, seconds
 GEMM = "GEMM-512"
 UNITS = {
     "W1": "s/step",
@@ -74,6 +107,10 @@ UNITS = {
     "W3-784-50-10": "s/epoch",
     "W4-deep-sigmoid": "s/call",
     "W4-784-100-10": "s/call",
+    "W5-LeNet": "s/epoch",
+    "W5-SimpleConvNet": "s/epoch",
+    "W5-LeNet-infer": "s/image",
+    "W5-SimpleConvNet-infer": "s/image",
     GEMM: "s/product",
 }
 CALL_TIMEOUT = 1800  # seconds for one call of one program
@@ -251,6 +288,8 @@ LINE = re.compile(r"^(\S+)\s+([0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
 
 
 class Program:
+    selected = WORKLOADS  # the workloads of this run (--workloads)
+
     def __init__(self, name, cmd, gemm=False):
         self.name = name
         self.cmd = cmd
@@ -264,7 +303,7 @@ class Program:
         return a + (["--data", data] if data else [])
 
     def run(self, threads, data, inner=1):
-        only = WORKLOADS + ([GEMM] if self.gemm else [])
+        only = list(Program.selected) + ([GEMM] if self.gemm else [])
         cmd = self.args(threads, only, inner, data)
         t = time.monotonic()
         try:
@@ -284,7 +323,7 @@ class Program:
             self.failed[threads] = (f"exit {r.returncode} from `{shlex.join(cmd)}` "
                                     f"after {len(got)} lines:\n" + indent(tail(r.stderr or r.stdout)))
             return f"FAILED (exit {r.returncode})"
-        missing = [w for w in WORKLOADS if w not in got]
+        missing = [w for w in Program.selected if w not in got]
         note = f", no line for {', '.join(missing)}" if missing else ""
         return f"{time.monotonic() - t:.1f} s{note}"
 
@@ -398,6 +437,63 @@ def mem_total():
         return "?"
 
 
+def w5_section(programs, threads, peaks, by):
+    """The W5 part of the report: per network and thread count, every program's time, its
+    ratio to the issue's PyTorch figure and to the measured PyTorch and NumPy, and typenet's
+    GFLOP/s against its GEMM peak at that thread count."""
+    if not any(w in Program.selected for w in W5 + W5_INFER):
+        return []
+    md = ["## W5: convolutional networks (issue 13)\n"]
+    md.append("Seconds per epoch (600 steps of 100 images) and per single-image inference. "
+              "\"issue torch\" is the issue's PyTorch 2.15 figure on this machine kind; the "
+              "ratios are that figure, or a peer's time in this run, over typenet's. GFLOP/s "
+              "counts the products of the convolutions and dense layers "
+              "(`benches/workloads.rs`); \"of peak\" divides by typenet's GEMM-512 rate at the "
+              "same thread count in this run.\n")
+    torch, numpys = by.get("torch"), [by.get("numpy-f32"), by.get("numpy-f64")]
+    rows = []
+    for w in W5 + W5_INFER:
+        if w not in Program.selected:
+            continue
+        for t in threads if w in W5 else [1]:
+            issue = W5_TORCH_ISSUE[w].get(t)
+            for p in programs:
+                if not p.name.startswith("typenet"):
+                    continue
+                s = p.median(t, w)
+                if not s:
+                    continue
+                gf = W5_FLOPS[w] / s / 1e9
+                peak = peaks.get("typenet" if t == 1 else "typenet@2")
+                measured_torch = torch.median(t, w) if torch else None
+                numpy = min((q.median(t, w) for q in numpys if q and q.median(t, w)), default=None)
+                rows.append([w, f"{p.name}@{t}", fmt_time(s),
+                             fmt_ratio(issue / s) if issue else "n/a",
+                             fmt_ratio(measured_torch / s) if measured_torch else "n/a",
+                             fmt_ratio(numpy / s) if numpy else "n/a",
+                             f"{gf:.1f}", f"{gf / peak:.0%}" if peak else "n/a"])
+    md.append(table(["workload", "program", "time", "issue torch / it", "torch (this run) / it",
+                     "NumPy (faster dtype) / it", "GFLOP/s", "of peak"], rows) + "\n")
+    return md
+
+
+def w5_targets(rows, target, by, tn, threads, peaks):
+    """The goals of issue 13 for W5, as rows of the targets table."""
+    if not tn:
+        return
+    for w in W5:
+        if w not in Program.selected:
+            continue
+        for t in threads:
+            s, issue = tn.median(t, w), W5_TORCH_ISSUE[w].get(t)
+            target(f"{w} vs the issue's PyTorch ({issue} s) @{t}", issue / s if s and issue else None, 3)
+    if "W5-LeNet-infer" in Program.selected:
+        s = tn.median(1, "W5-LeNet-infer")
+        rows.append(["W5-LeNet-infer, typenet", fmt_time(s), "≤ 10 µs",
+                     ("**met**" if s <= W5_INFER_GOAL else f"**missed** (by {s / W5_INFER_GOAL:.2f}×)")
+                     if s else "not measured"])
+
+
 def report(args, programs, threads, venv, torch_how, memory, notes, load, started, elapsed):
     by = {p.name: p for p in programs}
     tn = by.get("typenet")
@@ -449,7 +545,7 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
     md.append("## Medians\n")
     header = ["workload"] + [f"{p.name}@{t}" for p, t in cols]
     rows = []
-    for w in WORKLOADS + [GEMM]:
+    for w in Program.selected + [GEMM]:
         cells = [fmt_time(p.median(t, w)) for p, t in cols]
         if all(c == "n/a" for c in cells):
             continue
@@ -461,7 +557,7 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
         md.append("## Ratios: peer time / typenet time at the same thread count\n")
         pcols = [(p, t) for p in peers for t in threads]
         rows = []
-        for w in WORKLOADS:
+        for w in Program.selected:
             row = [w]
             for p, t in pcols:
                 a, b = p.median(t, w), tn.median(t, w)
@@ -483,9 +579,12 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
         p = by.get(name)
         s = p.median(2, GEMM) if p and 2 in threads else None
         if s:
+            peaks[f"{name}@2"] = gemm_flops / s / 1e9
             md.append(f"- {name} GEMM-512 (f32, 2 threads): {fmt_time(s)} a product, "
                       f"{gemm_flops / s / 1e9:.1f} GFLOP/s")
     md.append("")
+    for name in ("typenet", "numpy-f32"):
+        peaks.setdefault(f"{name}@2", None)
     rows = []
     for hidden in (100, 50):
         w = f"W3-784-{hidden}-10"
@@ -499,6 +598,8 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
     if rows:
         md.append(table(["workload", "program", "GFLOP per epoch", "epoch", "GFLOP/s",
                          "of typenet's 1-thread peak", "of numpy-f32's 1-thread peak"], rows) + "\n")
+
+    md.extend(w5_section(programs, threads, peaks, by))
 
     # Targets
     md.append("## Targets\n")
@@ -532,6 +633,8 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
         ("W4-784-100-10", every, 5), ("W4-deep-sigmoid", every, 20),
     ]
     for w, names, goal in goals:
+        if w not in Program.selected:
+            continue
         for t in threads:
             r, who = ratio(names, t, w)
             label = ("the fastest peer" if names is every else
@@ -539,6 +642,8 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
             target(f"{w} vs {label}{f' ({who})' if who and len(names) > 1 else ''} @{t}", r, goal)
     for hidden in (100, 50):
         w = f"W3-784-{hidden}-10"
+        if w not in Program.selected:
+            continue
         s = tn.median(1, w) if tn else None
         for k in ("typenet", "numpy-f32"):
             frac = w3_flops(hidden) / s / 1e9 / peaks[k] if s and peaks[k] else None
@@ -546,11 +651,12 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
                    fmt=lambda v: f"{v:.0%}", goal_text="≥ 70%")
         s2 = tn.median(2, w) if tn and 2 in threads else None
         target(f"{w} typenet 2 threads vs 1 (speed-up)", s / s2 if s and s2 else None, 1.7)
+    w5_targets(rows, target, by, tn, threads, peaks)
     if memory:
         mb = memory.get("typenet", (None, None))[0]
         rows.append(["W3-784-100-10 peak RSS, typenet", f"{mb:.0f} MiB" if mb else "n/a", "< 120 MiB",
                      ("**met**" if mb < 120 else f"**missed** (by {mb / 120:.2f}×)") if mb else "not measured"])
-    else:
+    elif "W3-784-100-10" in Program.selected:
         rows.append(["W3-784-100-10 peak RSS, typenet", "n/a", "< 120 MiB", "not measured (needs --data)"])
     md.append(table(["target", "measured", "goal", ""], rows) + "\n")
 
@@ -600,12 +706,26 @@ def main(argv):
     ap.add_argument("--build", choices=["native", "default"], default="native",
                     help="how to build typenet: target-cpu=native (default) or as users do")
     ap.add_argument("--output", default=RESULTS, help="the markdown report (default bench/results.md)")
+    ap.add_argument("--workloads", default=None,
+                    help="only the workloads whose names start with one of these comma-separated "
+                         "prefixes (W1, W3, W5, W5-LeNet, ...); GEMM-512 is always measured")
+    ap.add_argument("--w5-peer-steps", default="numpy=30,torch=120",
+                    help="W5 steps the Python peers time (scaled to the 600-step epoch): "
+                         "numpy=N,torch=N (default numpy=30,torch=120)")
     args = ap.parse_args(argv)
     if args.rounds < 1:
         ap.error("--rounds must be positive")
     if args.inner_rounds < 1:
         ap.error("--inner-rounds must be positive")
     threads = [int(t) for t in args.threads.split(",")]
+    if args.workloads:
+        prefixes = [w for w in args.workloads.split(",") if w]
+        Program.selected = [w for w in WORKLOADS if any(w.startswith(x) for x in prefixes)]
+    try:
+        peer_steps = dict((k, int(v)) for k, v in
+                          (kv.split("=") for kv in args.w5_peer_steps.split(",") if kv))
+    except ValueError:
+        ap.error("--w5-peer-steps takes numpy=N,torch=N")
     wanted = args.programs.split(",")
     if args.baseline and "typenet-base" not in wanted:
         wanted.append("typenet-base")
@@ -664,12 +784,15 @@ def main(argv):
             if "numpy" in venv and "threadpoolctl" in venv:
                 dtype = "float64" if name == "numpy-f64" else "float32"
                 programs.append(Program(name, [VENV_PY, os.path.join(BENCH, "numpy_peer.py"),
-                                               "--dtype", dtype], gemm=name == "numpy-f32"))
+                                               "--dtype", dtype,
+                                               "--w5-steps", str(peer_steps.get("numpy", 600))],
+                                        gemm=name == "numpy-f32"))
             else:
                 notes.append(f"{name}: numpy/threadpoolctl missing from bench/.venv; skipped")
         elif name == "torch":
             if "torch" in venv:
-                programs.append(Program("torch", [VENV_PY, os.path.join(BENCH, "torch_peer.py")]))
+                programs.append(Program("torch", [VENV_PY, os.path.join(BENCH, "torch_peer.py"),
+                                                  "--w5-steps", str(peer_steps.get("torch", 600))]))
             else:
                 notes.append("torch: torch does not work in bench/.venv; skipped")
 

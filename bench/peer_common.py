@@ -12,7 +12,8 @@ import os
 import time
 import zlib
 
-NAMES = ["W1", "W2", "W3-784-100-10", "W3-784-50-10", "W4-deep-sigmoid", "W4-784-100-10"]
+NAMES = ["W1", "W2", "W3-784-100-10", "W3-784-50-10", "W4-deep-sigmoid", "W4-784-100-10",
+         "W5-LeNet", "W5-SimpleConvNet", "W5-LeNet-infer", "W5-SimpleConvNet-infer"]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 W1_STEPS = 2_000  # SGD steps in one W1 round
@@ -20,6 +21,8 @@ W4_CALLS = 5_000  # calls in one W4 round
 W3_SAMPLES = 60_000
 W3_BATCH = 100
 SHIPPED_COPIES = 6  # the repository's 10,000 digits, six times over, make W3's 60,000 samples
+W5_STEPS = W3_SAMPLES // W3_BATCH  # steps in one W5 epoch (600 batches of 100 images)
+W5_CALLS = 200  # single-image calls in one W5 inference round
 
 
 def parse_args(argv, doc, extra=None):
@@ -32,6 +35,9 @@ def parse_args(argv, doc, extra=None):
     p.add_argument("--threads", type=positive, default=1)
     p.add_argument("--data", default=None)
     p.add_argument("--only", default=None)
+    p.add_argument("--w5-steps", type=positive, default=W5_STEPS,
+                   help="time this many W5 steps and report seconds per epoch as their time x "
+                        f"{W5_STEPS} / steps (default {W5_STEPS}: a whole epoch)")
     if extra is not None:
         extra(p)
     args = p.parse_args(argv)

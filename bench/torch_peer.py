@@ -19,6 +19,17 @@ It prints one line per workload, `<name> <median seconds>`, in this order:
 - `W4-deep-sigmoid`, `W4-784-100-10` (seconds per call): one sample `x_i = (i mod 7) / 7`
   forward through the W1 network and through 784-100-10, under `torch.inference_mode()`.
 
+- `W5-LeNet`, `W5-SimpleConvNet` (seconds per epoch): LeNet-5 (`nn.Conv2d(1, 6, 5)`, ReLU,
+  `nn.MaxPool2d(2)`, `nn.Conv2d(6, 16, 5)`, ReLU, `nn.MaxPool2d(2)`, `nn.Flatten`,
+  `nn.Linear(256, 120)`, ReLU, `nn.Linear(120, 84)`, ReLU, `nn.Linear(84, 10)`) and
+  SimpleConvNet (`nn.Conv2d(1, 30, 5)`, ReLU, `nn.MaxPool2d(2)`, `nn.Flatten`,
+  `nn.Linear(4320, 100)`, ReLU, `nn.Linear(100, 10)`), He-normal weights, zero biases,
+  `nn.CrossEntropyLoss`, SGD at 0.1, batches of 100 images (W3's samples as 1x28x28 images,
+  converted `/ 255` when used), 600 steps an epoch. With `--w5-steps N` only the first N steps
+  are timed and the time is scaled to 600.
+- `W5-LeNet-infer`, `W5-SimpleConvNet-infer` (seconds per image): one image, pixel (y, x) =
+  `((28 y + x) mod 7) / 7`, a batch of one, under `torch.inference_mode()`.
+
 Every step is `opt.zero_grad(set_to_none=True)`, `loss.backward()`, `opt.step()`.
 
 Options (the same for every program in the comparison):
@@ -36,7 +47,8 @@ import os
 import sys
 
 sys.dont_write_bytecode = True  # importing peer_common must not leave bench/__pycache__
-from peer_common import W1_STEPS, W3_BATCH, W3_SAMPLES, W4_CALLS, median, parse_args, training_bytes
+from peer_common import (W1_STEPS, W3_BATCH, W3_SAMPLES, W4_CALLS, W5_CALLS, W5_STEPS, median,
+                         parse_args, training_bytes)
 
 ARGS = parse_args(sys.argv[1:], __doc__)
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -69,6 +81,30 @@ def mlp(hidden):
     for layer in (net[0], net[2]):
         nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
         nn.init.zeros_(layer.bias)
+    return net
+
+
+def lenet():
+    return he(nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10),
+    ))
+
+
+def simple_conv_net():
+    return he(nn.Sequential(
+        nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(4320, 100), nn.ReLU(), nn.Linear(100, 10),
+    ))
+
+
+def he(net):
+    for layer in net:
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
     return net
 
 
@@ -147,6 +183,43 @@ def main():
                     opt.step()
 
             report(f"W3-784-{hidden}-10", median(args.rounds, 1, epoch))
+
+    nets = [(n, f) for n, f in (("LeNet", lenet), ("SimpleConvNet", simple_conv_net))
+            if wants(f"W5-{n}")]
+    if nets:
+        images, labels = training_set(args.data)
+        images = images.reshape(-1, 1, 28, 28)
+        loss_fn = nn.CrossEntropyLoss()
+        for name, make in nets:
+            torch.manual_seed(5)
+            net = make()
+            opt = torch.optim.SGD(net.parameters(), lr=0.1)
+            steps = min(args.w5_steps, W5_STEPS)
+
+            def epoch():
+                order = torch.randperm(images.shape[0])
+                for batch in order[: steps * W3_BATCH].split(W3_BATCH):
+                    x = images[batch].float().div_(255)
+                    y = labels[batch]
+                    opt.zero_grad(set_to_none=True)
+                    loss = loss_fn(net(x), y)
+                    loss.backward()
+                    opt.step()
+
+            report(f"W5-{name}", median(args.rounds, 1, epoch) * W5_STEPS / steps)
+
+    image = ((torch.arange(784) % 7) / 7).reshape(1, 1, 28, 28)
+    for name, make in (("LeNet", lenet), ("SimpleConvNet", simple_conv_net)):
+        if wants(f"W5-{name}-infer"):
+            torch.manual_seed(6)
+            net = make()
+
+            def infer():
+                with torch.inference_mode():
+                    for _ in range(W5_CALLS):
+                        net(image)
+
+            report(f"W5-{name}-infer", median(args.rounds, W5_CALLS, infer))
 
     torch.manual_seed(4)
     deep, mnist = deep_sigmoid(), mlp(100)
