@@ -178,13 +178,15 @@ type LeNet = net![
     Flatten, Dense<256, 120>, Relu, Dense<120, 84>, Relu, Dense<84, 10>,
 ];
 
-/// Where the trained LeNet goes, baked, for the `no_std` program (`embedded/src/main.rs`).
+/// The trained LeNet, as a model file: the original the baked one is compared with.
+const TRAINED_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lenet.typenet");
+/// Where it goes baked, for the `no_std` program (`embedded/src/main.rs`).
 const LENET_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/embedded/src/lenet.rs");
 /// Where the held-out digits it classifies on the device go, with the logits it computes here.
 const DIGITS_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/embedded/src/digits.rs");
 include!("../../embedded/src/lenet.rs");
 
-/// The shipped digits: the first 8,000 for training (of which LeNet sees the first
+/// The shipped digits: the first 8,000 for training (of which LeNet saw the first
 /// [`LENET_SAMPLES`]), the last 2,000 held out, as the examples split them.
 fn digits() -> &'static typenet::data::Dataset {
     static DATA: std::sync::OnceLock<typenet::data::Dataset> = std::sync::OnceLock::new();
@@ -214,31 +216,44 @@ fn image_of(pixels: &[u8]) -> Image<f32, 1, 28, 28> {
 }
 
 /// LeNet trained briefly, from a seed: one pass over the first [`LENET_SAMPLES`] digits in
-/// batches of ten, plain SGD. The same bits on every run and every instruction set.
+/// batches of ten, plain SGD with a learning rate of 0.1 (about 0.95 on the held-out digits).
+fn train_lenet() -> Box<LeNet> {
+    let data = digits();
+    let mut net = LeNet::random_boxed(&mut StdRng::seed_from_u64(0));
+    // a step on ten images keeps their activations and the gradient on the stack: more than a
+    // test thread's 2 MiB without optimisations
+    std::thread::scope(|s| {
+        let train = || {
+            let mut sgd = Sgd::new(0.1);
+            for first in (0..LENET_SAMPLES).step_by(10) {
+                let x = Image::<f32, 1, 28, 28, Const<10>>::from_fn_batch(Const, |i, _, y, x| {
+                    f32::from(data.sample(first + i)[28 * y + x]) / 255.0
+                });
+                let y = SMatrix::<f32, 10, 10>::from_fn(|class, i| {
+                    f32::from(usize::from(data.labels()[first + i]) == class)
+                });
+                net.train_step(&mut sgd, &SoftmaxCrossEntropy, &x, &y);
+            }
+        };
+        let thread = std::thread::Builder::new().stack_size(64 << 20);
+        thread.spawn_scoped(s, train).unwrap().join().unwrap();
+    });
+    net
+}
+
+/// The trained LeNet, read from its model file (`tests/fixtures/lenet.typenet`). With
+/// `TYPENET_BLESS=retrain` it is trained again first ([`train_lenet`]) and the file rewritten;
+/// the tests below then ask for the baked files to be blessed.
 fn trained_lenet() -> &'static LeNet {
     static NET: std::sync::OnceLock<Box<LeNet>> = std::sync::OnceLock::new();
     NET.get_or_init(|| {
-        let data = digits();
-        let mut net = LeNet::random_boxed(&mut StdRng::seed_from_u64(0));
-        // a step on ten images keeps their activations and the gradient on the stack: more
-        // than a test thread's 2 MiB without optimisations
-        std::thread::scope(|s| {
-            let train = || {
-                let mut sgd = Sgd::new(0.1);
-                for first in (0..LENET_SAMPLES).step_by(10) {
-                    let x =
-                        Image::<f32, 1, 28, 28, Const<10>>::from_fn_batch(Const, |i, _, y, x| {
-                            f32::from(data.sample(first + i)[28 * y + x]) / 255.0
-                        });
-                    let y = SMatrix::<f32, 10, 10>::from_fn(|class, i| {
-                        f32::from(usize::from(data.labels()[first + i]) == class)
-                    });
-                    net.train_step(&mut sgd, &SoftmaxCrossEntropy, &x, &y);
-                }
-            };
-            let thread = std::thread::Builder::new().stack_size(64 << 20);
-            thread.spawn_scoped(s, train).unwrap().join().unwrap();
-        });
+        if std::env::var_os("TYPENET_BLESS").is_some_and(|v| v == "retrain") {
+            let bytes = typenet::model_file::to_bytes(&*train_lenet()).unwrap();
+            std::fs::write(TRAINED_FILE, bytes).unwrap();
+        }
+        let mut net = LeNet::zeros_boxed();
+        let bytes = std::fs::read(TRAINED_FILE).unwrap();
+        typenet::model_file::from_bytes(&mut *net, &bytes).unwrap();
         net
     })
 }
@@ -305,7 +320,7 @@ fn digits_source(net: &LeNet) -> String {
 }
 
 #[test]
-fn the_committed_lenet_is_what_baking_the_trained_lenet_writes() {
+fn the_committed_lenet_and_digits_are_what_baking_the_trained_lenet_writes() {
     let net = trained_lenet();
     let (source, digits) = (
         typenet::bake::to_rust_module(net, "lenet"),
@@ -315,7 +330,8 @@ fn the_committed_lenet_is_what_baking_the_trained_lenet_writes() {
         std::fs::write(LENET_FILE, &source).unwrap();
         std::fs::write(DIGITS_FILE, &digits).unwrap();
     }
-    let stale = "is stale: rerun this test with TYPENET_BLESS=1";
+    let stale = "is stale: rerun this test with TYPENET_BLESS=1 (the logits change when the \
+                 arithmetic of a forward pass does)";
     let committed = std::fs::read_to_string(LENET_FILE).unwrap();
     assert!(committed == source, "embedded/src/lenet.rs {stale}");
     let committed = std::fs::read_to_string(DIGITS_FILE).unwrap();
@@ -333,7 +349,7 @@ fn the_trained_lenet_has_learnt_and_knows_the_devices_digits() {
         })
         .count();
     let accuracy = right as f64 / held_out.len() as f64;
-    assert!(accuracy > 0.9, "held-out accuracy {accuracy}");
+    assert!(accuracy > 0.93, "held-out accuracy {accuracy}");
     for i in HELD_OUT..HELD_OUT + DEVICE_DIGITS {
         let logits = net.forward(&image_of(data.sample(i)));
         assert_eq!(
