@@ -67,9 +67,9 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             data: None,
-            epochs: 8,
+            epochs: 12,
             batch: 32,
-            lr: 0.002,
+            lr: 0.003,
             weight_decay: 0.0,
             optimizer: "adam".into(),
             seed: 1,

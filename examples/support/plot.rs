@@ -250,7 +250,7 @@ pub fn confusion_matrix(
         } else {
             70
         };
-        let top = 92;
+        let top = 100;
         let cell = ((width as i32 - label_width - 20) / classes as i32)
             .min((height as i32 - top - 20) / classes as i32);
         let grid = cell * classes as i32;
@@ -281,7 +281,7 @@ pub fn confusion_matrix(
         ))?;
         root.draw(&Text::new(
             "predicted class \u{2192}",
-            (x0 + grid / 2, y0 - 34),
+            (x0 + grid / 2, y0 - 38),
             centred(14, &BLACK),
         ))?;
         root.draw(&Text::new(

@@ -282,7 +282,7 @@ fn the_png_reader_refuses_a_changed_byte_and_reads_a_known_picture() {
 fn quick_cnn(dir: &TempDir) -> cnn::Options {
     cnn::Options {
         epochs: 1,
-        limit: Some(600),
+        limit: Some(1_000),
         test_limit: Some(300),
         quiet: true,
         save: dir.join("lenet.typenet"),
@@ -295,7 +295,8 @@ fn quick_cnn(dir: &TempDir) -> cnn::Options {
 fn lenet_learns_from_images_plots_saves_and_loads_back() {
     let dir = TempDir::new("cnn-quick");
     let outcome = cnn::run(&quick_cnn(&dir)).unwrap();
-    // 600 images once (19 steps of Adam) take LeNet well past chance (0.1) on 300 held out
+    // 1,000 images once (32 steps of Adam) take LeNet far past chance (0.1) on 300 held out:
+    // 0.79
     assert_eq!(outcome.train_losses.len(), 1);
     assert!(outcome.test_accuracy > 0.6, "{outcome:?}");
     assert!(
