@@ -169,3 +169,8 @@ pub struct LayerContractDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/guide.md")]
 pub struct GuideDoctests;
+
+/// `docs/cnn.md`, compiled and run so that the guide to convolutional networks stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/cnn.md")]
+pub struct CnnDoctests;
