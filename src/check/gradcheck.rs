@@ -4,7 +4,9 @@ use core::fmt;
 
 use nalgebra::ComplexField;
 
-use super::numerical::{CHECK_SEED, Difference, numerical_param_gradient, training_loss};
+use super::numerical::{
+    CHECK_SEED, Difference, for_each_partial, numerical_param_gradient, training_loss,
+};
 use crate::core::{Float, InputOf, Layer, Params, TensorInfo, TrainContext, Values};
 use crate::loss::{Loss, TargetOf};
 
@@ -192,21 +194,15 @@ impl GradCheck {
         }
         // the input, one value at a time (no buffer: the checker runs without a heap)
         let sample = x.sample_len();
-        let mut probe = x.clone();
-        let f0 = training_loss(net, loss, probe.clone(), y);
-        for (i, &a) in dx.values().iter().enumerate() {
-            let x0 = x.values()[i];
-            let n = difference.partial(x0, f0, |v| {
-                probe.values_mut()[i] = v;
-                training_loss(net, loss, probe.clone(), y)
-            });
-            probe.values_mut()[i] = x0;
+        let analytic_dx = dx.values();
+        let probe_loss = |probe: &X| training_loss(net, loss, probe.clone(), y);
+        for_each_partial(x, difference, probe_loss, |i, n| {
             let location = Location::Input {
                 row: i % sample,
                 col: i / sample,
             };
-            report.record(location, a.as_f64(), n, self.abs_floor);
-        }
+            report.record(location, analytic_dx[i].as_f64(), n, self.abs_floor);
+        });
         report
     }
 }

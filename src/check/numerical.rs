@@ -3,7 +3,7 @@
 
 use nalgebra::{DefaultAllocator, Dim, OMatrix, allocator::Allocator};
 
-use crate::core::{Float, InputOf, Layer, Params, TrainContext};
+use crate::core::{Float, InputOf, Layer, Params, TrainContext, Values};
 use crate::loss::{Loss, TargetOf};
 
 /// A finite-difference formula and its step `h`.
@@ -83,18 +83,37 @@ where
     F: FnMut(&OMatrix<T, R, C>) -> T,
     DefaultAllocator: Allocator<R, C>,
 {
-    let mut probe = x.clone();
-    let f0 = f(&probe).as_f64();
     let mut grad = x.clone();
-    for i in 0..x.len() {
-        let x0 = x[i];
-        grad[i] = T::of_f64(difference.partial(x0, f0, |v| {
-            probe[i] = v;
-            f(&probe).as_f64()
-        }));
-        probe[i] = x0;
-    }
+    for_each_partial(
+        x,
+        difference,
+        |x| f(x).as_f64(),
+        |i, d| grad.as_mut_slice()[i] = T::of_f64(d),
+    );
     grad
+}
+
+/// Calls `visit(i, ∂f/∂xᵢ)` for every value of `x` (columns or images), each partial derivative
+/// by `difference` on a copy of `x` that is restored after each value: no buffer, so the
+/// checker runs without a heap.
+pub(crate) fn for_each_partial<X: Values>(
+    x: &X,
+    difference: Difference,
+    mut f: impl FnMut(&X) -> f64,
+    mut visit: impl FnMut(usize, f64),
+) where
+    X::Scalar: Float,
+{
+    let mut probe = x.clone();
+    let f0 = f(&probe);
+    for (i, &x0) in x.values().iter().enumerate() {
+        let d = difference.partial(x0, f0, |v| {
+            probe.values_mut()[i] = v;
+            f(&probe)
+        });
+        probe.values_mut()[i] = x0;
+        visit(i, d);
+    }
 }
 
 /// The gradient of `loss(net(x), y)` with respect to every parameter of `net`, by finite
