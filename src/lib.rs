@@ -107,12 +107,13 @@ pub use crate::core::{
     ImageBatch, ImageN, Init, InputOf, Layer, Network, Params, Role, Slide, Tensor, TensorInfo,
     TensorMut, TrainContext, Values, Volume, WindowFits, Wired,
 };
+pub use crate::core::{SequenceLayer, StateValues, Stateless, StepInput, StepOf, StreamState};
 #[cfg(feature = "pytorch")]
 pub use crate::io::pytorch;
 pub use crate::io::{bake, model_file};
 pub use crate::layers::{
-    AvgPool2d, BatchNorm2d, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Relu, Sigmoid, Softmax,
-    Tanh,
+    AvgPool2d, BatchNorm2d, Conv2d, Dense, Dropout, Flatten, Gru, MaxPool2d, Relu, Sigmoid,
+    Softmax, Tanh,
 };
 pub use crate::loss::{CrossEntropy, HalfSse, Loss, Mse, SoftmaxCrossEntropy, Sse, TargetOf};
 pub use crate::optim::{Adam, Momentum, Optimizer, Sgd};
@@ -147,8 +148,8 @@ pub mod prelude {
     pub use crate::FusedSgd;
     pub use crate::{
         Adam, AvgPool2d, Batch, BatchNorm2d, Chain, Conv2d, CrossEntropy, Dense, Difference,
-        Dropout, Flatten, Float, GradCheck, HalfSse, Image, Init, InputOf, Layer, Loss, MaxPool2d,
-        Momentum, Mse, Network, Optimizer, Params, Relu, Sgd, Sigmoid, Softmax,
+        Dropout, Flatten, Float, GradCheck, Gru, HalfSse, Image, Init, InputOf, Layer, Loss, MaxPool2d,
+        Momentum, Mse, Network, Optimizer, Params, Relu, SequenceLayer, Sgd, Sigmoid, Softmax,
         SoftmaxCrossEntropy, Sse, Tanh, TargetOf, Train, TrainContext, gradcheck, net,
         numerical_gradient, numerical_gradient_with, numerical_param_gradient,
     };

@@ -42,7 +42,8 @@ impl Init {
     /// Draws every weight of `net` from this distribution and sets every bias to zero.
     ///
     /// A convolution's kernel counts its window in both fans, as PyTorch does (`fan_in` is
-    /// input channels · K², `fan_out` output channels · K²). A per-channel scale starts at
+    /// input channels · K², `fan_out` output channels · K²); a recurrent layer's stacked gates
+    /// are drawn as one matrix each (`fan_out` is the hidden width). A per-channel scale starts at
     /// one, and the buffers at their starting values: running means at zero, running
     /// variances at one.
     pub fn apply<T: Float, N: Params<T>, R: Rng + ?Sized>(self, net: &mut N, rng: &mut R) {
@@ -54,14 +55,23 @@ impl Init {
         }
         for t in net.tensors_mut() {
             match t.info.role {
-                Role::Bias | Role::RunningMean | Role::RunningVar => t.data.fill(T::zero()),
+                Role::Bias
+                | Role::InputBias
+                | Role::RecurrentBias
+                | Role::RunningMean
+                | Role::RunningVar => t.data.fill(T::zero()),
                 Role::Scale => t.data.fill(T::one()),
-                Role::Weight | Role::Kernel2d(_) => {
-                    let window = match t.info.role {
-                        Role::Kernel2d(k) => (k * k) as f64,
-                        _ => 1.0,
+                _ => {
+                    // a kernel's window counts in both fans; stacked gates are one matrix
+                    // each
+                    let (window, gates) = match t.info.role {
+                        Role::Kernel2d(k) => ((k * k) as f64, 1.0),
+                        Role::Kernel1d(k) => (k as f64, 1.0),
+                        Role::InputWeight(g) | Role::RecurrentWeight(g) => (1.0, g as f64),
+                        _ => (1.0, 1.0),
                     };
-                    let (fan_out, fan_in) = (t.info.rows as f64 * window, t.info.cols as f64);
+                    let fan_out = t.info.rows as f64 * window / gates;
+                    let fan_in = t.info.cols as f64;
                     for w in t.data.iter_mut() {
                         *w = T::of_f64(match self {
                             Init::Xavier => {

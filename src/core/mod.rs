@@ -16,6 +16,7 @@ pub(crate) mod params;
 #[cfg(feature = "alloc")]
 mod samples;
 mod scalar;
+pub(crate) mod sequence;
 pub(crate) mod shape;
 
 pub use chain::Chain;
@@ -31,4 +32,6 @@ pub use params::{Params, Role, Tensor, TensorInfo, TensorMut};
 #[cfg(feature = "alloc")]
 pub use samples::Samples;
 pub use scalar::Float;
+pub(crate) use sequence::layer_as_one_step;
+pub use sequence::{SequenceLayer, StateValues, Stateless, StepInput, StepOf, StreamState};
 pub use shape::{FlatWidth, Slide, WindowFits};

@@ -93,6 +93,130 @@ macro_rules! network_inherent_methods {
                 $crate::Layer::forward(X::as_layer(self), x)
             }
 
+            /// The streaming state of one stream, all zero (the start of a sequence): every
+            /// recurrent layer's state, on the stack, of a type derived from the network's
+            /// ([`StreamState`](crate::StreamState)). One network serves any number of
+            /// streams, each with its own state.
+            ///
+            /// ```
+            /// use rand::{rngs::StdRng, SeedableRng};
+            /// use typenet::prelude::*;
+            /// type Amp = net![Gru<1, 16>, Dense<16, 1>];
+            /// let net = Amp::random(&mut StdRng::seed_from_u64(1));
+            /// let mut state = net.initial_state();
+            /// let y: SVector<f32, 1> = net.step(&mut state, &SVector::<f32, 1>::new(0.5));
+            /// assert!(y[0].is_finite());
+            /// net.reset(&mut state);
+            /// assert_eq!(state, net.initial_state());
+            /// ```
+            #[inline]
+            pub fn initial_state(&self) -> $crate::StreamState<Self>
+            where
+                Self: $crate::Network + $crate::SequenceLayer<$crate::StepInput<Self>>,
+                nalgebra::DefaultAllocator:
+                    nalgebra::allocator::Allocator<<Self as $crate::Network>::InputDim>,
+            {
+                <Self as $crate::SequenceLayer<$crate::StepInput<Self>>>::zero_state(1)
+            }
+
+            /// Sets `state` back to the start of a sequence (all zero), as
+            /// [`initial_state`](Self::initial_state) makes it.
+            #[inline]
+            pub fn reset(&self, state: &mut $crate::StreamState<Self>)
+            where
+                Self: $crate::Network + $crate::SequenceLayer<$crate::StepInput<Self>>,
+                nalgebra::DefaultAllocator:
+                    nalgebra::allocator::Allocator<<Self as $crate::Network>::InputDim>,
+            {
+                *state = self.initial_state();
+            }
+
+            /// One time step of one stream: updates `state` and returns the output. No heap,
+            /// no allocation; the same bits as [`forward_sequence`](Self::forward_sequence)
+            /// gives at that step.
+            #[inline]
+            pub fn step<X: $crate::StepOf<Self>>(&self, state: &mut X::State, x: &X) -> X::Out {
+                $crate::SequenceLayer::step(X::as_sequence_layer(self), state, x)
+            }
+
+            /// The outputs at every step of the sequence `xs` (one column a time step,
+            /// `Dyn` or `Const<L>` columns), from the zero state: `step` in a loop.
+            ///
+            /// ```
+            /// use rand::{rngs::StdRng, SeedableRng};
+            /// use typenet::prelude::*;
+            /// type Net = net![Gru<2, 8>, Dense<8, 3>];
+            /// let net = Net::random(&mut StdRng::seed_from_u64(2));
+            /// let xs = OMatrix::<f32, Const<2>, Dyn>::from_fn(100, |r, t| ((r + t) as f32).sin());
+            /// let ys = net.forward_sequence(&xs);
+            /// assert_eq!(ys.shape(), (3, 100));
+            /// let mut state = net.initial_state();
+            /// for t in 0..100 {
+            ///     assert_eq!(net.step(&mut state, &xs.column(t).into_owned()), ys.column(t));
+            /// }
+            /// ```
+            pub fn forward_sequence<R, L>(
+                &self,
+                xs: &nalgebra::OMatrix<
+                    <Self as $crate::Network>::Scalar,
+                    <Self as $crate::Network>::InputDim,
+                    L,
+                >,
+            ) -> nalgebra::OMatrix<<Self as $crate::Network>::Scalar, R, L>
+            where
+                Self: $crate::Network
+                    + $crate::SequenceLayer<
+                        $crate::StepInput<Self>,
+                        Out = nalgebra::OVector<<Self as $crate::Network>::Scalar, R>,
+                    >,
+                R: nalgebra::DimName,
+                L: nalgebra::Dim,
+                nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<<Self as $crate::Network>::InputDim, L>
+                    + nalgebra::allocator::Allocator<<Self as $crate::Network>::InputDim>
+                    + nalgebra::allocator::Allocator<R, L>
+                    + nalgebra::allocator::Allocator<R>,
+            {
+                let mut state = self.initial_state();
+                self.forward_sequence_from(&mut state, xs)
+            }
+
+            /// [`forward_sequence`](Self::forward_sequence) from `state`, which it leaves
+            /// at the end of the sequence: a long stream in blocks.
+            pub fn forward_sequence_from<R, L>(
+                &self,
+                state: &mut $crate::StreamState<Self>,
+                xs: &nalgebra::OMatrix<
+                    <Self as $crate::Network>::Scalar,
+                    <Self as $crate::Network>::InputDim,
+                    L,
+                >,
+            ) -> nalgebra::OMatrix<<Self as $crate::Network>::Scalar, R, L>
+            where
+                Self: $crate::Network
+                    + $crate::SequenceLayer<
+                        $crate::StepInput<Self>,
+                        Out = nalgebra::OVector<<Self as $crate::Network>::Scalar, R>,
+                    >,
+                R: nalgebra::DimName,
+                L: nalgebra::Dim,
+                nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<<Self as $crate::Network>::InputDim, L>
+                    + nalgebra::allocator::Allocator<<Self as $crate::Network>::InputDim>
+                    + nalgebra::allocator::Allocator<R, L>
+                    + nalgebra::allocator::Allocator<R>,
+            {
+                let steps = xs.shape_generic().1;
+                let mut ys = nalgebra::OMatrix::<<Self as $crate::Network>::Scalar, R, L>::zeros_generic(
+                    R::name(),
+                    steps,
+                );
+                for (t, x) in xs.column_iter().enumerate() {
+                    let x: $crate::StepInput<Self> = x.into_owned();
+                    let y = <Self as $crate::SequenceLayer<$crate::StepInput<Self>>>::step(self, state, &x);
+                    ys.column_mut(t).copy_from(&y);
+                }
+                ys
+            }
+
             /// A network whose parameters are all zero (as a gradient accumulator starts).
             pub fn zeros() -> Self
             where

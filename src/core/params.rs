@@ -19,6 +19,20 @@ pub enum Role {
     /// input channels · K · K, stored column by column as every tensor; PyTorch's shape is
     /// `[rows, cols / (K · K), K, K]`.
     Kernel2d(usize),
+    /// A 1-d convolution's kernel of `K` taps (the value): `rows` output channels by `cols` =
+    /// input channels · K, stored column by column as every tensor; PyTorch's shape is
+    /// `[rows, cols / K, K]`.
+    Kernel1d(usize),
+    /// A recurrent layer's input weights, its gates' matrices stacked (the value: how many
+    /// gates): PyTorch's `weight_ih_l0`, `rows` = gates · hidden by `cols` inputs.
+    InputWeight(usize),
+    /// A recurrent layer's recurrent weights, stacked as
+    /// [`InputWeight`](Role::InputWeight): PyTorch's `weight_hh_l0`.
+    RecurrentWeight(usize),
+    /// A recurrent layer's input biases: PyTorch's `bias_ih_l0`.
+    InputBias,
+    /// A recurrent layer's recurrent biases: PyTorch's `bias_hh_l0`.
+    RecurrentBias,
     /// A per-channel scale that starts at one (batch norm's γ).
     Scale,
     /// A running mean, kept by the training steps, not trained (a buffer, in PyTorch's
@@ -29,12 +43,17 @@ pub enum Role {
 }
 
 impl Role {
-    /// The conventional short name (`"weight"`, `"bias"`).
+    /// The conventional short name (`"weight"`, `"bias"`), PyTorch's for the tensors of a
+    /// recurrent layer (`"weight_ih_l0"`).
     pub const fn name(self) -> &'static str {
         match self {
             Role::Weight => "weight",
             Role::Bias => "bias",
-            Role::Kernel2d(_) => "weight",
+            Role::Kernel2d(_) | Role::Kernel1d(_) => "weight",
+            Role::InputWeight(_) => "weight_ih_l0",
+            Role::RecurrentWeight(_) => "weight_hh_l0",
+            Role::InputBias => "bias_ih_l0",
+            Role::RecurrentBias => "bias_hh_l0",
             Role::Scale => "weight",
             Role::RunningMean => "running_mean",
             Role::RunningVar => "running_var",

@@ -140,8 +140,20 @@ fn torch_name(prefix: &str, info: &TensorInfo) -> (String, Vec<usize>) {
             format!("{prefix}{}.weight", info.layer),
             vec![info.rows, info.cols / (k * k), k, k],
         ),
+        Role::Kernel1d(k) => (
+            format!("{prefix}{}.weight", info.layer),
+            vec![info.rows, info.cols / k, k],
+        ),
+        Role::InputWeight(_) | Role::RecurrentWeight(_) => (
+            format!("{prefix}{}.{}", info.layer, info.role.name()),
+            vec![info.rows, info.cols],
+        ),
         Role::Scale => (format!("{prefix}{}.weight", info.layer), vec![info.rows]),
-        Role::Bias | Role::RunningMean | Role::RunningVar => (
+        Role::Bias
+        | Role::InputBias
+        | Role::RecurrentBias
+        | Role::RunningMean
+        | Role::RunningVar => (
             format!("{prefix}{}.{}", info.layer, info.role.name()),
             vec![info.rows],
         ),

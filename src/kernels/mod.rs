@@ -9,20 +9,24 @@
 //!   run time, threads through [`set_threads`]), and a bounds-checked loop for the rest.
 //! - `conv`: convolutions and pools of single images and `Const<K>` batches, direct, with no
 //!   scratch memory; `im2col`: those of `Dyn` batches as products through the gemm crates.
+//! - `recurrent`: products with the gate-stacked weights of recurrent cells, and their
+//!   gates' nonlinearities, vectorisable.
 //! - [`exp_f32`]: a branch-free, vectorisable `e^x` for the `f32` activations.
 //!
 //! Why the gemm crates rather than nalgebra's `matrixmultiply`: its kernels stop at AVX2; see
 //! `docs/design.md` §5 and `docs/performance.md` for the measurements.
 
 pub(crate) mod conv;
-mod dispatch;
+pub(crate) mod dispatch;
 mod exp;
 mod gemm;
 #[cfg(feature = "std")]
 pub(crate) mod im2col;
+pub(crate) mod recurrent;
 mod small;
 mod threads;
 
+pub(crate) use dispatch::dispatch;
 pub use dispatch::{SimdLevel, simd_level};
 
 pub(crate) use exp::exp;

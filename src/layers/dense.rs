@@ -340,3 +340,6 @@ impl<const I: usize, const O: usize, T: Float, Rest> FirstLayer<Rest> for Dense<
 }
 
 crate::core::params::approx_via_params!([const I: usize, const O: usize, T: Float] Dense<I, O, T>, T);
+
+// no state from one time step to the next: a sequence network runs it on every step
+impl<const I: usize, const O: usize, T: Float> crate::core::Stateless for Dense<I, O, T> {}

@@ -1,6 +1,7 @@
 //! What the parameter-free layers share: everything an activation needs besides its formula.
 
 /// Implements everything a parameter-free layer needs besides [`Layer`](crate::Layer): no
+/// state between time steps ([`Stateless`](crate::Stateless)), no
 /// parameters ([`Params`](crate::Params) for every scalar), the input width taken from the
 /// layers that follow when it comes first, all-zero bytes as its (only) value, and `approx`
 /// comparisons (always equal).
@@ -37,6 +38,9 @@ macro_rules! parameter_free_layer {
             type InputDim = Rest::InputDim;
             type Input = Rest::Input;
         }
+
+        // no state from one time step to the next: a sequence network runs it on every step
+        impl<$($g)*> $crate::core::Stateless for $name {}
 
         // SAFETY: a zero-sized type has exactly one value and no bytes to get wrong.
         unsafe impl<$($g)*> bytemuck::Zeroable for $name {}
