@@ -97,6 +97,8 @@ pub use crate::check::{
     Comparison, Difference, GradCheck, GradReport, Location, gradcheck, numerical_gradient,
     numerical_gradient_with, numerical_param_gradient,
 };
+#[cfg(feature = "alloc")]
+pub use crate::check::gradcheck_sequence;
 #[allow(deprecated)]
 pub use crate::core::Error;
 #[cfg(feature = "alloc")]
@@ -112,8 +114,8 @@ pub use crate::core::{SequenceLayer, StateValues, Stateless, StepInput, StepOf, 
 pub use crate::io::pytorch;
 pub use crate::io::{bake, model_file};
 pub use crate::layers::{
-    AvgPool2d, BatchNorm2d, Conv2d, Dense, Dropout, Flatten, Gru, MaxPool2d, Relu, Sigmoid,
-    Softmax, Tanh,
+    AvgPool2d, BatchNorm2d, Conv1d, Conv2d, Dense, Dropout, Flatten, Gru, Lstm, MaxPool2d, Relu,
+    Sigmoid, Softmax, Tanh,
 };
 pub use crate::loss::{CrossEntropy, HalfSse, Loss, Mse, SoftmaxCrossEntropy, Sse, TargetOf};
 pub use crate::optim::{Adam, Momentum, Optimizer, Sgd};
@@ -121,7 +123,9 @@ pub use crate::optim::{Adam, Momentum, Optimizer, Sgd};
 pub use crate::train::FusedSgd;
 #[cfg(feature = "std")]
 pub use crate::train::parallel;
-pub use crate::train::{AsSlice, Train};
+pub use crate::train::{AsSlice, SequenceError, Train};
+#[cfg(feature = "alloc")]
+pub use crate::train::{Bptt, TrainSequence};
 
 /// The former name of [`FirstLayer`]: a layer that can come first in a network.
 #[doc(hidden)]
@@ -147,12 +151,14 @@ pub mod prelude {
     #[allow(deprecated)]
     pub use crate::FusedSgd;
     pub use crate::{
-        Adam, AvgPool2d, Batch, BatchNorm2d, Chain, Conv2d, CrossEntropy, Dense, Difference,
-        Dropout, Flatten, Float, GradCheck, Gru, HalfSse, Image, Init, InputOf, Layer, Loss, MaxPool2d,
-        Momentum, Mse, Network, Optimizer, Params, Relu, SequenceLayer, Sgd, Sigmoid, Softmax,
-        SoftmaxCrossEntropy, Sse, Tanh, TargetOf, Train, TrainContext, gradcheck, net,
-        numerical_gradient, numerical_gradient_with, numerical_param_gradient,
+        Adam, AvgPool2d, Batch, BatchNorm2d, Chain, Conv1d, Conv2d, CrossEntropy, Dense,
+        Difference, Dropout, Flatten, Float, GradCheck, Gru, HalfSse, Image, Init, InputOf, Layer,
+        Loss, Lstm, MaxPool2d, Momentum, Mse, Network, Optimizer, Params, Relu, SequenceLayer,
+        Sgd, Sigmoid, Softmax, SoftmaxCrossEntropy, Sse, Tanh, TargetOf, Train, TrainContext,
+        gradcheck, net, numerical_gradient, numerical_gradient_with, numerical_param_gradient,
     };
+    #[cfg(feature = "alloc")]
+    pub use crate::{Bptt, TrainSequence, gradcheck_sequence};
     pub use nalgebra::{Const, Dyn, OMatrix, SMatrix, SVector, U1};
 }
 

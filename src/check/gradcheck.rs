@@ -22,12 +22,19 @@ pub enum Location {
         /// Column in the tensor.
         col: usize,
     },
-    /// An element of the input: the feature (row) and the sample (column).
+    /// An element of the input: the feature (row) and the sample (column; for a sequence,
+    /// the time step).
     Input {
         /// Feature.
         row: usize,
-        /// Sample in the batch.
+        /// Sample in the batch, or time step of a sequence.
         col: usize,
+    },
+    /// A value of the initial state of a sequence network, in the order its layers' states
+    /// are visited ([`StateValues`](crate::StateValues)).
+    InitialState {
+        /// Index among the state's values.
+        index: usize,
     },
 }
 
@@ -42,6 +49,7 @@ impl fmt::Display for Location {
                 tensor.role.name()
             ),
             Location::Input { row, col } => write!(f, "input[{row}, {col}]"),
+            Location::InitialState { index } => write!(f, "initial state[{index}]"),
         }
     }
 }
@@ -64,8 +72,8 @@ pub struct Comparison {
 /// compared.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GradReport {
-    worst: Option<Comparison>,
-    checked: usize,
+    pub(super) worst: Option<Comparison>,
+    pub(super) checked: usize,
 }
 
 impl GradReport {
@@ -90,7 +98,7 @@ impl GradReport {
         self.max_rel_error() < tolerance
     }
 
-    fn record(&mut self, location: Location, analytic: f64, numeric: f64, floor: f64) {
+    pub(super) fn record(&mut self, location: Location, analytic: f64, numeric: f64, floor: f64) {
         let rel_error = if analytic.is_finite() && numeric.is_finite() {
             (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(floor)
         } else {
@@ -155,6 +163,14 @@ impl Default for GradCheck {
 }
 
 impl GradCheck {
+    /// The central difference of these settings in the scalar `T`.
+    pub(super) fn difference<T: Float>(&self) -> Difference {
+        let h = self
+            .step
+            .unwrap_or_else(|| ComplexField::cbrt(T::default_epsilon().as_f64()));
+        Difference::Central(h)
+    }
+
     /// Compares backprop's gradient of `loss(net(x), y)` with central differences, for every
     /// parameter of `net` and every element of `x`.
     pub fn run<N, T, X, L, Y>(&self, net: &N, loss: &L, x: &X, y: &Y) -> GradReport
@@ -164,10 +180,7 @@ impl GradCheck {
         Y: TargetOf<L, X::Out, Scalar = T>,
         N: Params<T> + Clone + Default,
     {
-        let h = self
-            .step
-            .unwrap_or_else(|| ComplexField::cbrt(T::default_epsilon().as_f64()));
-        let difference = Difference::Central(h);
+        let difference = self.difference::<T>();
 
         let mut analytic = N::default();
         let layer = X::as_layer(net);

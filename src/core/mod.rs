@@ -32,6 +32,8 @@ pub use params::{Params, Role, Tensor, TensorInfo, TensorMut};
 #[cfg(feature = "alloc")]
 pub use samples::Samples;
 pub use scalar::Float;
+#[cfg(feature = "alloc")]
+pub(crate) use sequence::backprop_through_time;
 pub(crate) use sequence::layer_as_one_step;
 pub use sequence::{SequenceLayer, StateValues, Stateless, StepInput, StepOf, StreamState};
 pub use shape::{FlatWidth, Slide, WindowFits};

@@ -96,19 +96,7 @@ macro_rules! network_inherent_methods {
             /// The streaming state of one stream, all zero (the start of a sequence): every
             /// recurrent layer's state, on the stack, of a type derived from the network's
             /// ([`StreamState`](crate::StreamState)). One network serves any number of
-            /// streams, each with its own state.
-            ///
-            /// ```
-            /// use rand::{rngs::StdRng, SeedableRng};
-            /// use typenet::prelude::*;
-            /// type Amp = net![Gru<1, 16>, Dense<16, 1>];
-            /// let net = Amp::random(&mut StdRng::seed_from_u64(1));
-            /// let mut state = net.initial_state();
-            /// let y: SVector<f32, 1> = net.step(&mut state, &SVector::<f32, 1>::new(0.5));
-            /// assert!(y[0].is_finite());
-            /// net.reset(&mut state);
-            /// assert_eq!(state, net.initial_state());
-            /// ```
+            /// streams, each with its own state. (Example: [`Gru`](crate::Gru).)
             #[inline]
             pub fn initial_state(&self) -> $crate::StreamState<Self>
             where
@@ -140,21 +128,8 @@ macro_rules! network_inherent_methods {
             }
 
             /// The outputs at every step of the sequence `xs` (one column a time step,
-            /// `Dyn` or `Const<L>` columns), from the zero state: `step` in a loop.
-            ///
-            /// ```
-            /// use rand::{rngs::StdRng, SeedableRng};
-            /// use typenet::prelude::*;
-            /// type Net = net![Gru<2, 8>, Dense<8, 3>];
-            /// let net = Net::random(&mut StdRng::seed_from_u64(2));
-            /// let xs = OMatrix::<f32, Const<2>, Dyn>::from_fn(100, |r, t| ((r + t) as f32).sin());
-            /// let ys = net.forward_sequence(&xs);
-            /// assert_eq!(ys.shape(), (3, 100));
-            /// let mut state = net.initial_state();
-            /// for t in 0..100 {
-            ///     assert_eq!(net.step(&mut state, &xs.column(t).into_owned()), ys.column(t));
-            /// }
-            /// ```
+            /// `Dyn` or `Const<L>` columns), from the zero state: [`step`](Self::step) in a
+            /// loop, so the same bits.
             pub fn forward_sequence<R, L>(
                 &self,
                 xs: &nalgebra::OMatrix<

@@ -315,3 +315,39 @@ macro_rules! layer_as_one_step {
     };
 }
 pub(crate) use layer_as_one_step;
+
+/// Backpropagation through time over the steps `steps` of a batch of `batch` sequences, from
+/// `state` (which it leaves at the end of the window): runs the steps forward for training,
+/// keeping each step's cache, hands each step's output to `d_out` (which returns dL/dOut of that
+/// step: the loss's gradient), then walks the steps backwards, adding dL/dparams into `grad` and
+/// passing each step's dL/dx to `d_input`. Returns dL/d(the state at the start of the window).
+///
+/// The one loop behind the BPTT training steps and the checker through time.
+#[cfg(feature = "alloc")]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backprop_through_time<N, X>(
+    net: &N,
+    state: &mut N::State,
+    ctx: &mut TrainContext,
+    steps: core::ops::Range<usize>,
+    batch: usize,
+    mut input: impl FnMut(usize) -> X,
+    mut d_out: impl FnMut(usize, N::Out) -> N::Out,
+    mut d_input: impl FnMut(usize, X),
+    grad: &mut N,
+) -> N::State
+where
+    N: SequenceLayer<X>,
+{
+    let mut caches = alloc::vec::Vec::with_capacity(steps.len());
+    for t in steps.clone() {
+        let (out, cache) = net.step_train(state, input(t), ctx);
+        caches.push((cache, d_out(t, out)));
+    }
+    let mut d_state = N::zero_state(batch);
+    for (t, (cache, d)) in steps.rev().zip(caches.into_iter().rev()) {
+        let dx = net.step_backward(cache, d, &mut d_state, grad);
+        d_input(t, dx);
+    }
+    d_state
+}

@@ -8,10 +8,12 @@
 //! `std` feature) or inline in the optimizer (`new_inline`, for programs without a heap).
 
 mod adam;
+mod clip;
 mod momentum;
 mod sgd;
 
 pub use adam::Adam;
+pub use clip::{clip_grad_norm, global_norm};
 pub use momentum::Momentum;
 pub use sgd::Sgd;
 
