@@ -49,6 +49,20 @@ inference ≤ 10 µs). `python3 bench/compare.py --workloads W5,GEMM --programs
 typenet,typenet-native,numpy-f32,torch --build default` is the W5 run of
 `docs/performance.md`.
 
+W6 (issue 14: sequence models) is chosen with `--workloads W6`: per-sample streaming steps
+(GRU and LSTM of 8, 16, 32 hidden units from one input, then `Dense<H, 1>`; causal Conv1d
+8 -> 8, K = 3, dilation 1 and 4; a square Dense of 8, 16, 32) in ns a sample, and one BPTT
+training step of `Gru<1, 16>` + `Dense<16, 1>` on 16 sequences of 256 samples with Adam. Its
+peers are PyTorch (`torch`, 1 thread, `--w6-torch-steps` calls a round) and RTNeural
+(`rtneural`: nine C++ builds, three backends times three flag sets, built once into
+`target/rtneural` by `bench/rtneural.py`, which says where the sources come from; skipped,
+with the reason, when they or a C++ compiler are missing); each RTNeural build is a program
+of its own in the rotation, and "RTNeural best" is the fastest build per workload in this run.
+W6 runs at 1 thread (the default `--threads` when only W6 is chosen) and without GEMM-512. The
+report adds a W6 section with the goals: typenet faster than RTNeural's best build at every
+size, 1,000x PyTorch a step, BPTT 10x PyTorch. `python3 bench/compare.py --workloads W6
+--programs typenet,typenet-native,torch,rtneural --build default` is the W6 run.
+
 A program that fails (does not build, rejects a flag, crashes, times out) is reported and the
 run goes on without it.
 """
@@ -66,6 +80,9 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # importing bench/rtneural.py must not leave bench/__pycache__
+import rtneural  # noqa: E402  (bench/rtneural.py, beside this file)
+
 BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
 VENV = os.path.join(BENCH, ".venv")
@@ -78,7 +95,16 @@ DFDX_BIN = os.path.join(DFDX_TARGET, "release", "typenet-bench-dfdx")
 RESULTS = os.path.join(BENCH, "results.md")
 
 WORKLOADS = ["W1", "W2", "W3-784-100-10", "W3-784-50-10", "W4-deep-sigmoid", "W4-784-100-10",
-             "W5-LeNet", "W5-SimpleConvNet", "W5-LeNet-infer", "W5-SimpleConvNet-infer"]
+             "W5-LeNet", "W5-SimpleConvNet", "W5-LeNet-infer", "W5-SimpleConvNet-infer",
+             "W6-GRU-8", "W6-GRU-16", "W6-GRU-32", "W6-LSTM-8", "W6-LSTM-16", "W6-LSTM-32",
+             "W6-Conv1d-d1", "W6-Conv1d-d4", "W6-Dense-8", "W6-Dense-16", "W6-Dense-32", "W6-BPTT"]
+W6_STREAM = [w for w in WORKLOADS if w.startswith("W6-") and w != "W6-BPTT"]
+# The issue's PyTorch 2.15 figures (1 thread, this machine kind): µs a streaming step of
+# nn.GRU(1, H) + nn.Linear(H, 1) and of the LSTM twin over H = 8..32, ms a BPTT step.
+W6_TORCH_ISSUE = {"GRU": (73e-6, 79e-6), "LSTM": (127e-6, 135e-6), "BPTT": (37e-3, 37e-3)}
+W6_RTN_GOAL = 1.0  # typenet's time at most RTNeural's best build's
+W6_TORCH_GOAL = 1000  # streaming: PyTorch's time over typenet's
+W6_BPTT_GOAL = 10  # BPTT: PyTorch's time over typenet's
 W5 = ["W5-LeNet", "W5-SimpleConvNet"]
 W5_INFER = ["W5-LeNet-infer", "W5-SimpleConvNet-infer"]
 # The issue's PyTorch 2.15 figures on this machine kind (issue 13): seconds per epoch at 1 and 2
@@ -112,6 +138,8 @@ UNITS = {
     "W5-LeNet-infer": "s/image",
     "W5-SimpleConvNet-infer": "s/image",
     GEMM: "s/product",
+    **{w: "s/sample" for w in W6_STREAM},
+    "W6-BPTT": "s/step",
 }
 CALL_TIMEOUT = 1800  # seconds for one call of one program
 TORCH_PURE_DEPS = ["filelock", "typing-extensions", "sympy", "networkx", "jinja2", "fsspec"]
@@ -293,7 +321,8 @@ class Program:
     def __init__(self, name, cmd, gemm=False):
         self.name = name
         self.cmd = cmd
-        self.gemm = gemm  # asked for GEMM-512 too
+        self.gemm = gemm  # asked for GEMM-512 too (not when only W6 is measured)
+        self.thread_counts = None  # the thread counts it runs at (None: all)
         self.times = {}  # (threads, workload) -> [seconds]
         self.failed = {}  # threads -> message (no more calls at that count)
         self.stderr_info = {}  # threads -> what the program said on stderr (versions, BLAS)
@@ -302,8 +331,12 @@ class Program:
         a = [*self.cmd, "--rounds", str(rounds), "--threads", str(threads), "--only", ",".join(only)]
         return a + (["--data", data] if data else [])
 
+    def runs_at(self, threads):
+        return self.thread_counts is None or threads in self.thread_counts
+
     def run(self, threads, data, inner=1):
-        only = list(Program.selected) + ([GEMM] if self.gemm else [])
+        w6_only = all(w.startswith("W6-") for w in Program.selected)
+        only = list(Program.selected) + ([GEMM] if self.gemm and not w6_only else [])
         cmd = self.args(threads, only, inner, data)
         t = time.monotonic()
         try:
@@ -339,6 +372,32 @@ class Program:
     def median(self, threads, workload):
         ts = self.times.get((threads, workload))
         return statistics.median(ts) if ts else None
+
+
+class RtNeural(Program):
+    """One build of RTNeural's per-sample benchmark (bench/rtneural.py): one thread, W6's
+    streaming workloads only, its own command line (the samples a timed run) and table."""
+
+    def __init__(self, build, binary, samples):
+        super().__init__(f"rtneural-{build}", [binary, str(samples)])
+        self.build = build
+        self.thread_counts = {1}
+
+    def run(self, threads, data, inner=1):
+        t = time.monotonic()
+        try:
+            r = subprocess.run(self.cmd, capture_output=True, text=True, timeout=CALL_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            self.failed[threads] = f"`{shlex.join(self.cmd)}`: {e}"
+            return "FAILED"
+        if r.returncode != 0:
+            self.failed[threads] = f"exit {r.returncode} from `{shlex.join(self.cmd)}`"
+            return f"FAILED (exit {r.returncode})"
+        self.stderr_info.setdefault(threads, rtneural.header(r.stdout) or "")
+        for w, s in rtneural.parse(r.stdout).items():
+            if w in Program.selected:
+                self.times.setdefault((threads, w), []).append(s)
+        return f"{time.monotonic() - t:.1f} s"
 
 
 def measure_memory(program, data):
@@ -494,13 +553,126 @@ def w5_targets(rows, target, by, tn, threads, peaks):
                      if s else "not measured"])
 
 
+def fmt_ns(s):
+    if s is None:
+        return "n/a"
+    ns = s * 1e9
+    return f"{ns:.1f}" if ns < 100 else f"{ns:.0f}"
+
+
+def w6_rtneural_best(by, w):
+    """(seconds, build) of the fastest RTNeural build on `w` in this run, or (None, None)."""
+    best = None
+    for p in by.values():
+        if isinstance(p, RtNeural) and p.median(1, w):
+            if best is None or p.median(1, w) < best[0]:
+                best = (p.median(1, w), p.build)
+    return best or (None, None)
+
+
+def w6_issue_torch(w):
+    kind = "BPTT" if w == "W6-BPTT" else w.split("-")[1]
+    return W6_TORCH_ISSUE.get(kind)
+
+
+def w6_section(programs, by, tn):
+    """The W6 part of the report: ns a sample of every typenet build, RTNeural's best build
+    and its plain -O3 xsimd build, and PyTorch, with the ratios; every RTNeural build's
+    figures; the BPTT step."""
+    if not any(w.startswith("W6-") for w in Program.selected):
+        return []
+    md = ["## W6: sequence models, per sample (issue 14)\n"]
+    md.append("Nanoseconds a sample (one streaming step of one stream), 1 thread. \"RTNeural best\" "
+              "is the fastest of its builds on that workload in this run; \"÷\" columns are the "
+              "peer's time over typenet's (`" + (tn.name if tn else "typenet") + "`), so above 1 "
+              "typenet is faster. Method (the same for typenet and RTNeural): every parameter "
+              "uniform in [-1, 1], inputs from a ring of pre-computed frames, every output "
+              "summed; PyTorch calls its modules once a sample with the state carried "
+              "(`bench/torch_peer.py`). \"issue torch\" is the issue's PyTorch figure.\n")
+    typenets = [p for p in programs if p.name.startswith("typenet")]
+    torch = by.get("torch")
+    rows = []
+    for w in W6_STREAM:
+        if w not in Program.selected:
+            continue
+        best, build = w6_rtneural_best(by, w)
+        plain = by.get("rtneural-xsimd-O3")
+        plain = plain.median(1, w) if plain else None
+        ts = torch.median(1, w) if torch else None
+        issue = w6_issue_torch(w)
+        base = tn.median(1, w) if tn else None
+        rows.append([w] + [fmt_ns(p.median(1, w)) for p in typenets]
+                    + [f"{fmt_ns(best)} ({build})" if best else "n/a", fmt_ns(plain),
+                       fmt_ns(ts),
+                       f"{issue[0] * 1e6:.0f}–{issue[1] * 1e6:.0f} µs" if issue else "",
+                       fmt_ratio(best / base) if best and base else "n/a",
+                       fmt_ratio(ts / base) if ts and base else "n/a"])
+    md.append(table(["workload"] + [p.name for p in typenets]
+                    + ["RTNeural best", "RTNeural xsimd -O3", "torch", "issue torch",
+                       "RTNeural best ÷", "torch ÷"], rows) + "\n")
+    rtns = [p for p in programs if isinstance(p, RtNeural)]
+    if rtns:
+        md.append("Every RTNeural build, ns a sample (median over the rounds of each binary's "
+                  "median of three runs):\n")
+        rows = [[w] + [fmt_ns(p.median(1, w)) for p in rtns]
+                for w in W6_STREAM if w in Program.selected]
+        md.append(table(["workload"] + [p.build for p in rtns], rows) + "\n")
+        for p in rtns:
+            if p.stderr_info.get(1):
+                md.append(f"- {p.name}: `{p.stderr_info[1]}`")
+        md.append("")
+    if "W6-BPTT" in Program.selected:
+        ts = torch.median(1, "W6-BPTT") if torch else None
+        rows = []
+        for p in typenets:
+            s = p.median(1, "W6-BPTT")
+            rows.append([p.name, fmt_time(s), fmt_time(ts),
+                         fmt_ratio(ts / s) if s and ts else "n/a",
+                         fmt_ratio(W6_TORCH_ISSUE["BPTT"][0] / s) if s else "n/a"])
+        md.append("W6-BPTT: one Adam step of `Gru<1, 16>` + `Dense<16, 1>` on 16 sequences of 256 "
+                  "samples (forward, MSE, backward through time, update):\n")
+        md.append(table(["program", "step", "torch (this run)", "torch ÷", "issue torch (37 ms) ÷"],
+                        rows) + "\n")
+    return md
+
+
+def w6_targets(rows, target, by, tn):
+    """The goals of issue 14 for W6, as rows of the targets table."""
+    if not tn:
+        return
+    torch = by.get("torch")
+    for w in W6_STREAM:
+        if w not in Program.selected:
+            continue
+        s = tn.median(1, w)
+        best, build = w6_rtneural_best(by, w)
+        if any(isinstance(p, RtNeural) for p in by.values()):
+            target(f"{w}: {tn.name} vs RTNeural's best build ({build})",
+                   best / s if best and s else None, W6_RTN_GOAL,
+                   goal_text="faster (≥ 1×)")
+        if w.startswith("W6-Dense"):
+            continue  # no PyTorch peer
+        ts = torch.median(1, w) if torch else None
+        target(f"{w}: {tn.name} vs PyTorch (this run)", ts / s if ts and s else None,
+               W6_TORCH_GOAL)
+    if "W6-BPTT" in Program.selected:
+        s = tn.median(1, "W6-BPTT")
+        ts = torch.median(1, "W6-BPTT") if torch else None
+        target(f"W6-BPTT: {tn.name} vs PyTorch (this run)", ts / s if ts and s else None,
+               W6_BPTT_GOAL)
+        target(f"W6-BPTT: {tn.name} vs the issue's PyTorch (37 ms)",
+               W6_TORCH_ISSUE["BPTT"][0] / s if s else None, W6_BPTT_GOAL)
+
+
 def report(args, programs, threads, venv, torch_how, memory, notes, load, started, elapsed):
     by = {p.name: p for p in programs}
     tn = by.get("typenet")
-    peers = [p for p in programs if p.name != "typenet"]
+    # RTNeural's nine builds have a W6 section of their own, not columns in the tables below
+    general = [p for p in programs if not isinstance(p, RtNeural)]
+    peers = [p for p in general if p.name != "typenet"]
     # the peers the targets compare with: not typenet itself in another build or revision
     others = [p for p in peers if not p.name.startswith("typenet")]
-    cols = [(p, t) for p in programs for t in threads]
+    cols = [(p, t) for p in general for t in threads]
     md = []
     md.append("# typenet speed comparison (issue 5)\n")
     cmd = "python3 bench/compare.py " + shlex.join(sys.argv[1:])
@@ -526,7 +698,10 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
               + (" - **the machine was busy: these figures (the 2-thread ones above all) are "
                  "not to be trusted**" if other is not None and other > 0.1 else ""))
     md.append(f"- Linux {platform.release()}")
-    md.append(f"- {command_output(['rustc', '--version'])}, built with `RUSTFLAGS=\"-C target-cpu=native\"`")
+    md.append(f"- {command_output(['rustc', '--version'])}, "
+              + ("typenet built with `RUSTFLAGS=\"-C target-cpu=native\"`" if args.build == "native"
+                 else "typenet built as users build it (plain `cargo build --release`), "
+                      "typenet-native with `RUSTFLAGS=\"-C target-cpu=native\"`"))
     md.append(f"- typenet at {command_output(['git', 'rev-parse', '--short', 'HEAD'])}"
               + (" with uncommitted changes" if command_output(
                   ['git', 'status', '--porcelain', '--untracked-files=no', '--', 'src', 'examples',
@@ -565,7 +740,9 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
             rows.append(row)
         md.append(table(["workload"] + [f"{p.name}@{t}" for p, t in pcols], rows) + "\n")
 
-    # GEMM peak and W3 throughput
+    # GEMM peak and W3 throughput (not measured in a run of W6 alone)
+    w6_only = all(w.startswith("W6-") for w in Program.selected)
+    gemm_at = len(md)
     md.append("## GEMM peak and W3 throughput\n")
     gemm_flops = 2 * 512 ** 3
     peaks = {}
@@ -598,8 +775,11 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
     if rows:
         md.append(table(["workload", "program", "GFLOP per epoch", "epoch", "GFLOP/s",
                          "of typenet's 1-thread peak", "of numpy-f32's 1-thread peak"], rows) + "\n")
+    if w6_only:
+        del md[gemm_at:]
 
     md.extend(w5_section(programs, threads, peaks, by))
+    md.extend(w6_section(programs, by, tn))
 
     # Targets
     md.append("## Targets\n")
@@ -652,6 +832,7 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
         s2 = tn.median(2, w) if tn and 2 in threads else None
         target(f"{w} typenet 2 threads vs 1 (speed-up)", s / s2 if s and s2 else None, 1.7)
     w5_targets(rows, target, by, tn, threads, peaks)
+    w6_targets(rows, target, by, tn)
     if memory:
         mb = memory.get("typenet", (None, None))[0]
         rows.append(["W3-784-100-10 peak RSS, typenet", f"{mb:.0f} MiB" if mb else "n/a", "< 120 MiB",
@@ -662,7 +843,9 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
 
     # Memory
     md.append("## Peak memory\n")
-    if memory:
+    if w6_only:
+        md.pop()
+    elif memory:
         md.append(f"W3-784-100-10 on `{args.data}`, `--rounds 1 --threads 1`, each program alone "
                   "in a fresh helper process (peak resident set, `ru_maxrss` of its only child):\n")
         md.append(table(["program", "peak RSS"],
@@ -680,7 +863,10 @@ def report(args, programs, threads, venv, torch_how, memory, notes, load, starte
     md.append("\n".join(f"- {n}" for n in problems) if problems else "None.")
     md.append("")
     md.append("## Reproduce\n")
-    md.append("```sh\npython3 bench/compare.py --rounds 3 --data /usr/share/datasets/fashion-mnist\n```")
+    md.append("```sh\n" + ("python3 bench/compare.py --workloads W6 --programs "
+                            "typenet,typenet-native,torch,rtneural --build default" if w6_only else
+                            "python3 bench/compare.py --rounds 3 --data /usr/share/datasets/fashion-mnist")
+              + "\n```")
     return "\n".join(md) + "\n"
 
 
@@ -698,9 +884,12 @@ def main(argv):
     ap.add_argument("--data", default=None, help="MNIST-format directory for W3 (and the memory runs)")
     ap.add_argument("--skip-install", action="store_true", help="never pip-install into bench/.venv")
     ap.add_argument("--skip-build", action="store_true", help="use the Rust binaries already built")
-    ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
-    ap.add_argument("--programs", default="typenet,dfdx,numpy-f64,numpy-f32,torch",
-                    help="which programs (default all five; typenet-base with --baseline)")
+    ap.add_argument("--threads", default=None,
+                    help="thread counts (default 1,2; 1 when only W6 is chosen)")
+    ap.add_argument("--programs", default=None,
+                    help="which programs (default typenet,dfdx,numpy-f64,numpy-f32,torch, or "
+                         "typenet,torch,rtneural when only W6 is chosen; typenet-base with "
+                         "--baseline; rtneural is its nine builds)")
     ap.add_argument("--baseline", default=None,
                     help="a git revision of typenet to run beside the working tree (typenet-base)")
     ap.add_argument("--build", choices=["native", "default"], default="native",
@@ -709,6 +898,10 @@ def main(argv):
     ap.add_argument("--workloads", default=None,
                     help="only the workloads whose names start with one of these comma-separated "
                          "prefixes (W1, W3, W5, W5-LeNet, ...); GEMM-512 is always measured")
+    ap.add_argument("--w6-torch-steps", type=int, default=2000,
+                    help="PyTorch's per-sample calls in one W6 streaming round (default 2000)")
+    ap.add_argument("--rtneural-samples", type=int, default=1_000_000,
+                    help="samples in each timed run of each RTNeural model (default 1,000,000)")
     ap.add_argument("--w5-peer-steps", default="numpy=30,torch=120",
                     help="W5 steps the Python peers time (scaled to the 600-step epoch): "
                          "numpy=N,torch=N (default numpy=30,torch=120)")
@@ -717,10 +910,19 @@ def main(argv):
         ap.error("--rounds must be positive")
     if args.inner_rounds < 1:
         ap.error("--inner-rounds must be positive")
-    threads = [int(t) for t in args.threads.split(",")]
     if args.workloads:
         prefixes = [w for w in args.workloads.split(",") if w]
         Program.selected = [w for w in WORKLOADS if any(w.startswith(x) for x in prefixes)]
+    else:
+        # W6 (issue 14) is asked for by name: its peers are others than W1-W5's
+        Program.selected = [w for w in WORKLOADS if not w.startswith("W6-")]
+    w6_only = bool(Program.selected) and all(w.startswith("W6-") for w in Program.selected)
+    if args.threads is None:
+        args.threads = "1" if w6_only else "1,2"
+    if args.programs is None:
+        args.programs = ("typenet,torch,rtneural" if w6_only
+                         else "typenet,dfdx,numpy-f64,numpy-f32,torch")
+    threads = [int(t) for t in args.threads.split(",")]
     try:
         peer_steps = dict((k, int(v)) for k, v in
                           (kv.split("=") for kv in args.w5_peer_steps.split(",") if kv))
@@ -732,7 +934,7 @@ def main(argv):
     if "typenet-base" in wanted and not args.baseline:
         ap.error("typenet-base needs --baseline REV")
     unknown = set(wanted) - {"typenet", "typenet-native", "typenet-base", "dfdx", "numpy-f64",
-                             "numpy-f32", "torch"}
+                             "numpy-f32", "torch", "rtneural"}
     if unknown:
         ap.error(f"unknown programs: {', '.join(sorted(unknown))}")
     if args.data and not os.path.isdir(args.data):
@@ -792,9 +994,21 @@ def main(argv):
         elif name == "torch":
             if "torch" in venv:
                 programs.append(Program("torch", [VENV_PY, os.path.join(BENCH, "torch_peer.py"),
-                                                  "--w5-steps", str(peer_steps.get("torch", 600))]))
+                                                  "--w5-steps", str(peer_steps.get("torch", 600)),
+                                                  "--w6-steps", str(args.w6_torch_steps)]))
             else:
                 notes.append("torch: torch does not work in bench/.venv; skipped")
+        elif name == "rtneural":
+            if args.skip_build and not os.path.exists(os.path.join(rtneural.CACHE, "stamp")):
+                notes.append("rtneural: --skip-build and nothing built in target/rtneural; skipped")
+                continue
+            binaries, said = rtneural.ensure_built(log=log)
+            notes.extend(said)
+            if binaries and 1 not in threads:
+                notes.append("rtneural: runs at 1 thread only, and --threads has no 1; skipped")
+                continue
+            for which, binary in binaries.items():
+                programs.append(RtNeural(which, binary, args.rtneural_samples))
 
     busy0, wall0 = cpu_busy_seconds(), time.monotonic()
     for r in range(args.rounds):
@@ -803,7 +1017,7 @@ def main(argv):
         counts = threads if r % 2 == 0 else threads[::-1]
         for p in order:
             for t in counts:
-                if t in p.failed:
+                if t in p.failed or not p.runs_at(t):
                     continue
                 log(f"[round {r + 1}/{args.rounds}] {p.name} @{t} threads ...")
                 log(f"  {p.run(t, args.data, args.inner_rounds)}")

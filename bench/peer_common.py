@@ -13,7 +13,9 @@ import time
 import zlib
 
 NAMES = ["W1", "W2", "W3-784-100-10", "W3-784-50-10", "W4-deep-sigmoid", "W4-784-100-10",
-         "W5-LeNet", "W5-SimpleConvNet", "W5-LeNet-infer", "W5-SimpleConvNet-infer"]
+         "W5-LeNet", "W5-SimpleConvNet", "W5-LeNet-infer", "W5-SimpleConvNet-infer",
+         "W6-GRU-8", "W6-GRU-16", "W6-GRU-32", "W6-LSTM-8", "W6-LSTM-16", "W6-LSTM-32",
+         "W6-Conv1d-d1", "W6-Conv1d-d4", "W6-Dense-8", "W6-Dense-16", "W6-Dense-32", "W6-BPTT"]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 W1_STEPS = 2_000  # SGD steps in one W1 round
@@ -23,6 +25,13 @@ W3_BATCH = 100
 SHIPPED_COPIES = 6  # the repository's 10,000 digits, six times over, make W3's 60,000 samples
 W5_STEPS = W3_SAMPLES // W3_BATCH  # steps in one W5 epoch (600 batches of 100 images)
 W5_CALLS = 200  # single-image calls in one W5 inference round
+W6_STEPS = 2_000  # per-sample calls in one W6 streaming round of a Python peer (~75 µs each)
+W6_RING = 4096  # W6's input ring of one-value frames (256 frames of 8 values for Conv1d)
+W6_HIDDEN = (8, 16, 32)  # W6's GRU and LSTM widths
+W6_DILATIONS = (1, 4)  # W6's causal Conv1d 8 -> 8, kernel 3
+W6_BPTT_SEQUENCES = 16  # W6-BPTT: one Adam step on 16 sequences ...
+W6_BPTT_LENGTH = 256  # ... of 256 samples
+W6_BPTT_STEPS = 5  # BPTT steps in one round of a Python peer (~37 ms each)
 
 
 def parse_args(argv, doc, extra=None):

@@ -30,6 +30,25 @@ It prints one line per workload, `<name> <median seconds>`, in this order:
 - `W5-LeNet-infer`, `W5-SimpleConvNet-infer` (seconds per image): one image, pixel (y, x) =
   `((28 y + x) mod 7) / 7`, a batch of one, under `torch.inference_mode()`.
 
+- `W6-GRU-H`, `W6-LSTM-H` for H = 8, 16, 32 (seconds per sample): `nn.GRU(1, H)` (or
+  `nn.LSTM(1, H)`) then `nn.Linear(H, 1)`, streamed as RTNeural streams: one call of each per
+  sample, the input a `(1, 1, 1)` tensor, the hidden state (and the LSTM's cell) returned by one
+  call passed to the next, under `torch.inference_mode()`. Every parameter uniform in
+  `[-1, 1]`, the inputs a ring of 4,096 frames `sin(0.05 t)` (typenet's method,
+  `benches/workloads.rs`). With `--w6-steps N` (default 2,000) steps a round.
+- `W6-Conv1d-d1`, `W6-Conv1d-d4` (seconds per sample): `nn.Conv1d(8, 8, 3, dilation=D)`, one
+  8-channel sample at a time, causal. The cheapest honest per-sample formulation in eager
+  PyTorch: the last `2D + 1` frames kept twice over in a `(1, 8, 2 (2D + 1))` buffer (the
+  doubled ring: frame t is written at `t mod (2D + 1)` and at that plus `2D + 1`, in one
+  slice assignment), so that the receptive field is always one contiguous slice, a view; the
+  module is called on that view (output length 1). Inputs: a ring of 256 frames, channel c of
+  frame t `sin(0.05 t + c)`.
+- `W6-BPTT` (seconds per step): one training step of `nn.GRU(1, 16)` + `nn.Linear(16, 1)`
+  (PyTorch's default initialisation) on 16 sequences of 256 samples (one `(256, 16, 1)`
+  tensor, one call of the GRU over the whole sequence), `nn.MSELoss` over every output,
+  `torch.optim.Adam` at 1e-3: zero_grad, forward, loss, backward through time, step. Input
+  of sequence s at step t `sin(0.05 t + 0.4 s)`, target `0.5 tanh(2 x)`. Five steps a round.
+
 Every step is `opt.zero_grad(set_to_none=True)`, `loss.backward()`, `opt.step()`.
 
 Options (the same for every program in the comparison):
@@ -47,10 +66,15 @@ import os
 import sys
 
 sys.dont_write_bytecode = True  # importing peer_common must not leave bench/__pycache__
-from peer_common import (W1_STEPS, W3_BATCH, W3_SAMPLES, W4_CALLS, W5_CALLS, W5_STEPS, median,
-                         parse_args, training_bytes)
+from peer_common import (W1_STEPS, W3_BATCH, W3_SAMPLES, W4_CALLS, W5_CALLS, W5_STEPS,
+                         W6_BPTT_LENGTH, W6_BPTT_SEQUENCES, W6_BPTT_STEPS, W6_DILATIONS, W6_HIDDEN,
+                         W6_RING, W6_STEPS, median, parse_args, training_bytes)
 
-ARGS = parse_args(sys.argv[1:], __doc__)
+ARGS = parse_args(
+    sys.argv[1:], __doc__,
+    lambda p: p.add_argument("--w6-steps", type=int, default=W6_STEPS,
+                             help=f"per-sample steps in one W6 streaming round (default {W6_STEPS})"),
+)
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = str(ARGS.threads)
 
@@ -106,6 +130,90 @@ def he(net):
             nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
             nn.init.zeros_(layer.bias)
     return net
+
+
+def uniform(*modules):
+    """Every parameter of `modules` uniform in [-1, 1], as RTNeural's benchmark draws them."""
+    with torch.no_grad():
+        for m in modules:
+            for p in m.parameters():
+                p.uniform_(-1.0, 1.0)
+
+
+def w6(args, wants, report):
+    """The W6 workloads (issue 14): per-sample streaming and one step of BPTT."""
+    steps = args.w6_steps
+    t = torch.arange(W6_RING, dtype=torch.float32)
+    ring = list(torch.sin(0.05 * t).reshape(W6_RING, 1, 1, 1).unbind(0))  # (1, 1, 1) frames
+    for kind, cls in (("GRU", nn.GRU), ("LSTM", nn.LSTM)):
+        for hidden in W6_HIDDEN:
+            name = f"W6-{kind}-{hidden}"
+            if not wants(name):
+                continue
+            torch.manual_seed(100 + hidden)
+            rnn, head = cls(1, hidden), nn.Linear(hidden, 1)
+            uniform(rnn, head)
+            carried = [None]  # the state, from round to round
+
+            def stream():
+                with torch.inference_mode():
+                    state, y = carried[0], None
+                    for i in range(steps):
+                        out, state = rnn(ring[i % W6_RING], state)
+                        y = head(out)
+                    carried[0] = state
+                return y
+
+            stream()  # warm-up
+            report(name, median(args.rounds, steps, stream))
+
+    frames = torch.sin(0.05 * torch.arange(256, dtype=torch.float32)[:, None]
+                       + torch.arange(8, dtype=torch.float32)[None, :])
+    frames = list(frames.reshape(256, 1, 8, 1).unbind(0))  # (1, 8, 1) frames
+    for dilation in W6_DILATIONS:
+        name = f"W6-Conv1d-d{dilation}"
+        if not wants(name):
+            continue
+        torch.manual_seed(300 + dilation)
+        conv = nn.Conv1d(8, 8, 3, dilation=dilation)
+        uniform(conv)
+        span = 2 * dilation + 1
+        buf = torch.zeros(1, 8, 2 * span)
+        where = [0]  # the ring position, from round to round
+
+        def stream():
+            with torch.inference_mode():
+                pos, y = where[0], None
+                for i in range(steps):
+                    buf[:, :, pos::span] = frames[i % 256]  # at pos and pos + span
+                    y = conv(buf[:, :, pos + 1 : pos + 1 + span])  # oldest .. newest
+                    pos = pos + 1 if pos + 1 < span else 0
+                where[0] = pos
+            return y
+
+        stream()
+        report(name, median(args.rounds, steps, stream))
+
+    if wants("W6-BPTT"):
+        torch.manual_seed(7)
+        gru, head = nn.GRU(1, 16), nn.Linear(16, 1)
+        opt = torch.optim.Adam([*gru.parameters(), *head.parameters()], lr=1e-3)
+        loss_fn = nn.MSELoss()
+        time = torch.arange(W6_BPTT_LENGTH, dtype=torch.float32)[:, None]
+        phase = 0.4 * torch.arange(W6_BPTT_SEQUENCES, dtype=torch.float32)[None, :]
+        xs = torch.sin(0.05 * time + phase).unsqueeze(-1)  # (time, sequence, 1)
+        ys = 0.5 * torch.tanh(2 * xs)
+
+        def train():
+            for _ in range(W6_BPTT_STEPS):
+                opt.zero_grad(set_to_none=True)
+                out, _ = gru(xs)
+                loss = loss_fn(head(out), ys)
+                loss.backward()
+                opt.step()
+
+        train()
+        report("W6-BPTT", median(args.rounds, W6_BPTT_STEPS, train))
 
 
 def half_sse(y, t):
@@ -233,6 +341,8 @@ def main():
                         net(x)
 
             report(name, median(args.rounds, W4_CALLS, w4))
+
+    w6(args, wants, report)
 
 
 if __name__ == "__main__":
