@@ -12,6 +12,10 @@
 //!   from Scratch" SimpleConvNet, softmax cross-entropy, SGD at 0.1, batches of 100, one epoch
 //!   of 600 steps over 60,000 images (W3's samples, as images); and one image forward through
 //!   each.
+//! - `W6` (issue 14): sequence networks streamed one sample at a time (GRU and LSTM of 8, 16
+//!   and 32 hidden units from one input to one output, a causal 8 -> 8 convolution of 3 taps at
+//!   dilations 1 and 4, a square dense layer of 8, 16 and 32), RTNeural's per-sample method;
+//!   and one step of backpropagation through time with Adam.
 //!
 //! All in `f32`.
 
@@ -20,11 +24,12 @@
 
 use std::path::Path;
 
-use rand::{SeedableRng, rngs::StdRng};
+use rand::{RngExt, SeedableRng, rngs::StdRng};
 use typenet::data::{DataError, Dataset, OneHot};
 use typenet::nalgebra::DMatrix;
 use typenet::parallel::DataParallel;
 use typenet::prelude::*;
+use typenet::{Bptt, TrainSequence};
 
 /// The W1 network: 10 -> five sigmoid layers of 32 -> 2, sigmoid.
 pub type DeepSigmoid = net![
@@ -403,5 +408,122 @@ impl Read {
             }
         }
         sums.iter().flatten().sum()
+    }
+}
+
+/// Samples in one timed W6 streaming round: ten seconds of 48 kHz audio.
+pub const W6_SAMPLES: usize = 480_000;
+
+/// W6 (issue 14): a sequence network `N` streamed one sample at a time, as a real-time audio
+/// plug-in runs it (RTNeural's per-sample `forward`), from `I` inputs to `O` outputs.
+///
+/// Method, RTNeural's (`shared/peers/rtneural/bench.cpp`) so that the two compare: every
+/// parameter, weights and biases, uniform in `[-1, 1]` (so the gates saturate as often as
+/// RTNeural's do); the inputs a ring of pre-computed frames (4,096 of one value, 256 of
+/// several), frame `i mod ring` fed to sample `i`; every output of every step summed into an
+/// accumulator, which the caller passes to `black_box`. The state is carried from round to
+/// round, never reset.
+pub struct W6Stream<N: SequenceLayer<SVector<f32, I>>, const I: usize> {
+    net: N,
+    state: N::State,
+    inputs: Vec<SVector<f32, I>>,
+}
+
+impl<N, const I: usize, const O: usize> W6Stream<N, I>
+where
+    N: SequenceLayer<SVector<f32, I>, Out = SVector<f32, O>> + Params<f32> + Default,
+{
+    /// The network drawn from `seed` (every parameter uniform in `[-1, 1]`), the zero state,
+    /// and the input ring: channel `c` of frame `t` is `sin(0.05 t + c)`.
+    pub fn new(seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net = N::default();
+        for t in net.tensors_mut() {
+            for v in t.data {
+                *v = 2.0 * rng.random::<f32>() - 1.0;
+            }
+        }
+        let frames = if I == 1 { 4096 } else { 256 };
+        let inputs = (0..frames)
+            .map(|t| SVector::from_fn(|c, _| (0.05 * t as f32 + c as f32).sin()))
+            .collect();
+        W6Stream {
+            net,
+            state: N::zero_state(1),
+            inputs,
+        }
+    }
+
+    /// `n` steps, one sample each; returns the sum of every output.
+    #[inline(never)]
+    pub fn run(&mut self, n: usize) -> f32 {
+        let net = std::hint::black_box(&self.net);
+        let mask = self.inputs.len() - 1;
+        let mut acc = 0.0;
+        for i in 0..n {
+            acc += net.step(&mut self.state, &self.inputs[i & mask]).sum();
+        }
+        acc
+    }
+}
+
+/// W6's GRU: one input, `H` hidden units, one output (an amplifier model's shape).
+pub type W6Gru<const H: usize> = net![Gru<1, H>, Dense<H, 1>];
+/// W6's square dense layer, per sample: the product inside every recurrent step, measured
+/// alone (RTNeural's benchmark has it too).
+pub type W6Dense<const N: usize> = Dense<N, N>;
+/// W6's LSTM: one input, `H` hidden units, one output.
+pub type W6Lstm<const H: usize> = net![Lstm<1, H>, Dense<H, 1>];
+/// W6's causal convolution: 8 channels to 8, 3 taps, dilation `D`, one 8-channel sample at a
+/// time.
+pub type W6Conv<const D: usize> = Conv1d<8, 8, 3, D>;
+
+/// The network W6-BPTT trains: `Gru<1, 16>` then `Dense<16, 1>`.
+pub type W6BpttNet = net![Gru<1, 16>, Dense<16, 1>];
+/// Sequences in one W6-BPTT step.
+pub const W6_BPTT_SEQUENCES: usize = 16;
+/// Samples in each W6-BPTT sequence.
+pub const W6_BPTT_LENGTH: usize = 256;
+
+/// W6-BPTT: one Adam step (learning rate 1e-3) of full backpropagation through time of
+/// [`W6BpttNet`] on 16 sequences of 256 samples side by side, mean squared error over every
+/// output (`TrainSequence::train_sequences`).
+pub struct W6Bptt {
+    net: W6BpttNet,
+    opt: Adam<W6BpttNet, Box<W6BpttNet>>,
+    xs: Vec<OMatrix<f32, Const<1>, Dyn>>,
+    ys: Vec<OMatrix<f32, Const<1>, Dyn>>,
+}
+
+impl W6Bptt {
+    /// The network drawn from seed 7 (the default initialisation); the input of sequence `s`
+    /// at step `t` is `sin(0.05 t + 0.4 s)`, its target `0.5 tanh(2 x)` (as
+    /// `bench/torch_peer.py` has them).
+    pub fn new() -> Self {
+        let xs: Vec<_> = (0..W6_BPTT_SEQUENCES)
+            .map(|s| {
+                OMatrix::<f32, Const<1>, Dyn>::from_fn(W6_BPTT_LENGTH, |_, t| {
+                    (0.05 * t as f32 + 0.4 * s as f32).sin()
+                })
+            })
+            .collect();
+        let ys = xs
+            .iter()
+            .map(|x| x.map(|v| 0.5 * (2.0 * v).tanh()))
+            .collect();
+        W6Bptt {
+            net: W6BpttNet::random(&mut StdRng::seed_from_u64(7)),
+            opt: Adam::new(1e-3),
+            xs,
+            ys,
+        }
+    }
+
+    /// One step: forward through the 256 steps of the 16 sequences, the loss, backward
+    /// through time, the Adam update. Returns the loss before it.
+    pub fn step(&mut self) -> f32 {
+        self.net
+            .train_sequences(&mut self.opt, &Mse, &self.xs, &self.ys, &Bptt::full())
+            .expect("16 sequences of 256 samples")
     }
 }

@@ -9,7 +9,12 @@
 //! Names: `W1` (seconds per step), `W2` (per run), `W3-784-100-10` and `W3-784-50-10` (per
 //! epoch), `W4-deep-sigmoid` and `W4-784-100-10` (per call), `W5-LeNet` and
 //! `W5-SimpleConvNet` (per epoch), `W5-LeNet-infer` and `W5-SimpleConvNet-infer` (per image),
-//! and, printed only when `--only`
+//! the per-sample streaming steps of issue 14 (per sample): `W6-GRU-8`, `W6-GRU-16`,
+//! `W6-GRU-32` (`Gru<1, H>` + `Dense<H, 1>`) and `W6-Dense-8`, `W6-Dense-16`, `W6-Dense-32`
+//! (`Dense<N, N>`), `W6-LSTM-8`, `W6-LSTM-16`, `W6-LSTM-32` (`Lstm<1, H>` + `Dense<H, 1>`),
+//! `W6-Conv1d-d1` and `W6-Conv1d-d4` (`Conv1d<8, 8, 3, D>`), and `W6-BPTT` (seconds per step
+//! of backpropagation through time on 16 sequences of 256 samples), and, printed only when
+//! `--only`
 //! names them, the machine's peaks for the roofline: `GEMM-512` (per 512³ product), `READ-L2`
 //! and `READ-MEMORY` (per byte read from a 314 KB array kept in cache, and from a 256 MiB one).
 //! The workloads are defined in `benches/workloads.rs`.
@@ -36,8 +41,8 @@ use std::time::Instant;
 use rand::{SeedableRng, rngs::StdRng};
 
 use workloads::{
-    Gemm, LeNet, Mlp50, Mlp100, Read, SimpleConvNet, W1, W2, W3, W5, w4, w4_input, w4_networks,
-    w5_image, w5_infer,
+    Gemm, LeNet, Mlp50, Mlp100, Read, SimpleConvNet, W1, W2, W3, W5, W6_SAMPLES, W6Bptt, W6Conv,
+    W6Dense, W6Gru, W6Lstm, W6Stream, w4, w4_input, w4_networks, w5_image, w5_infer,
 };
 
 /// The median of `rounds` timings of `f`, each divided by `per`.
@@ -51,6 +56,15 @@ fn median(rounds: usize, per: usize, mut f: impl FnMut()) -> f64 {
         .collect();
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
+}
+
+/// W6's streaming figure: seconds a sample, the median of `rounds` runs of `W6_SAMPLES`
+/// steps, after one untimed run of a tenth as many (the caches and the branch predictors warm).
+fn w6_stream(rounds: usize, mut run: impl FnMut(usize) -> f32) -> f64 {
+    black_box(run(W6_SAMPLES / 10));
+    median(rounds, W6_SAMPLES, || {
+        black_box(run(W6_SAMPLES));
+    })
 }
 
 struct Options {
@@ -218,6 +232,40 @@ pub fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             median(rounds, calls, || {
                 for _ in 0..calls {
                     black_box(w5_infer(&*net, &image));
+                }
+            }),
+        );
+    }
+    // W6: one sample at a time through a sequence network; seeds as RTNeural's benchmark
+    // numbers its models (101.. GRU, 201.. LSTM, 301.. Conv1d, 401.. Dense)
+    macro_rules! w6 {
+        ($name:literal, $net:ty, $inputs:literal, $seed:literal) => {
+            if options.wants($name) {
+                let mut s = W6Stream::<$net, $inputs>::new($seed);
+                report($name, w6_stream(rounds, |n| s.run(n)));
+            }
+        };
+    }
+    w6!("W6-GRU-8", W6Gru<8>, 1, 101);
+    w6!("W6-GRU-16", W6Gru<16>, 1, 102);
+    w6!("W6-GRU-32", W6Gru<32>, 1, 103);
+    w6!("W6-LSTM-8", W6Lstm<8>, 1, 201);
+    w6!("W6-LSTM-16", W6Lstm<16>, 1, 202);
+    w6!("W6-LSTM-32", W6Lstm<32>, 1, 203);
+    w6!("W6-Conv1d-d1", W6Conv<1>, 8, 301);
+    w6!("W6-Conv1d-d4", W6Conv<4>, 8, 302);
+    w6!("W6-Dense-8", W6Dense<8>, 8, 401);
+    w6!("W6-Dense-16", W6Dense<16>, 16, 402);
+    w6!("W6-Dense-32", W6Dense<32>, 32, 403);
+    if options.wants("W6-BPTT") {
+        let mut w6 = W6Bptt::new();
+        black_box(w6.step());
+        let steps = 20;
+        report(
+            "W6-BPTT",
+            median(rounds, steps, || {
+                for _ in 0..steps {
+                    black_box(w6.step());
                 }
             }),
         );
