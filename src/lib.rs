@@ -181,3 +181,8 @@ pub struct GuideDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/cnn.md")]
 pub struct CnnDoctests;
+
+/// `docs/sequences.md`, compiled and run so that the guide to sequence networks stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/sequences.md")]
+pub struct SequenceDoctests;

@@ -10,8 +10,10 @@ use super::numerical::{
 use crate::core::{Float, InputOf, Layer, Params, TensorInfo, TrainContext, Values};
 use crate::loss::{Loss, TargetOf};
 
-/// Where a checked derivative sits.
+/// Where a checked derivative sits. New kinds of checks may bring new places, so a `match`
+/// needs a `_` arm.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Location {
     /// A parameter: its tensor, row and column.
     Param {
