@@ -25,6 +25,8 @@ mod parallel;
 mod pytorch_cnn;
 #[cfg(feature = "pytorch")]
 mod pytorch_import;
+#[cfg(feature = "pytorch")]
+mod pytorch_sequence;
 mod support;
 mod training;
 mod wrong_layers;
