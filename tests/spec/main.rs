@@ -20,6 +20,7 @@ mod no_alloc;
 mod numerics;
 mod optimizers;
 mod own_layer;
+mod sequence;
 mod parallel;
 #[cfg(feature = "pytorch")]
 mod pytorch_cnn;
@@ -30,3 +31,4 @@ mod pytorch_sequence;
 mod support;
 mod training;
 mod wrong_layers;
+mod wrong_recurrent;
