@@ -647,7 +647,8 @@ def w6_targets(rows, target, by, tn):
         s = tn.median(1, w)
         best, build = w6_rtneural_best(by, w)
         if any(isinstance(p, RtNeural) for p in by.values()):
-            target(f"{w}: {tn.name} vs RTNeural's best build ({build})",
+            extra = " (a diagnostic: the product inside each step)" if w.startswith("W6-Dense") else ""
+            target(f"{w}: {tn.name} vs RTNeural's best build ({build}){extra}",
                    best / s if best and s else None, W6_RTN_GOAL,
                    goal_text="faster (≥ 1×)")
         if w.startswith("W6-Dense"):
