@@ -3,7 +3,9 @@
 //! `plotters` into an RGB buffer and written as PNG with `flate2`; text in DejaVu Sans, which
 //! the program embeds (the `dejavu` crate), so no system font is needed.
 //!
-//! Each picture has a fixed size in pixels, given by the constants below.
+//! Each picture has a fixed size in pixels, given by the constants below. The `audio`
+//! example's picture (held-out waveforms above the loss curve, [`audio_effect`]) is drawn here
+//! too.
 
 use std::error::Error;
 use std::io::Write;
@@ -386,6 +388,133 @@ pub fn misclassified(
                 .map_or("no answer".to_string(), |p| names[p].clone());
             root.draw(&line(format!("said {said}"), 28, &RED))?;
         }
+        Ok(())
+    })
+}
+
+/// Width and height of the picture of the `audio` example (`audio.png`).
+pub const AUDIO_SIZE: (u32, u32) = (1000, 680);
+/// The file name of the `audio` example's picture in the `--plot` directory.
+pub const AUDIO_FILE: &str = "audio.png";
+
+/// A short stretch of audio, as a network's input, the target it learns and its output.
+pub struct Window<'a> {
+    /// What the stretch is, for its chart.
+    pub caption: &'a str,
+    /// The index of its first sample in the whole signal (the time axis starts there).
+    pub start: usize,
+    /// The samples going in.
+    pub input: &'a [f32],
+    /// The samples the effect gives.
+    pub target: &'a [f32],
+    /// The samples the network gives.
+    pub output: &'a [f32],
+}
+
+/// What the `audio` example draws: stretches of held-out audio and the loss curve.
+pub struct Waveforms<'a> {
+    /// What the run was, for the title.
+    pub title: &'a str,
+    /// Samples a second, for the time axis.
+    pub sample_rate: u32,
+    /// The stretches, side by side.
+    pub windows: &'a [Window<'a>],
+    /// Mean training loss of each epoch.
+    pub loss: &'a [f64],
+}
+
+/// The waveforms of each window (input, target and output over time in milliseconds) side by
+/// side above the training loss per epoch on a logarithmic scale. [`AUDIO_SIZE`] pixels.
+pub fn audio_effect(path: &Path, waves: &Waveforms<'_>) -> Result<(), Box<dyn Error>> {
+    render(path, AUDIO_SIZE, |root| {
+        let root = root.titled(waves.title, (FONT, 18))?;
+        let (top, bottom) = root.split_vertically(AUDIO_SIZE.1 * 55 / 100);
+        let panels = top.split_evenly((1, waves.windows.len().max(1)));
+        let rate = f64::from(waves.sample_rate.max(1));
+        for (window, area) in waves.windows.iter().zip(&panels) {
+            let ms = |i: usize| (window.start + i) as f64 * 1000.0 / rate;
+            let n = window.input.len();
+            let peak = window
+                .input
+                .iter()
+                .chain(window.target)
+                .chain(window.output)
+                .map(|v| f64::from(v.abs()))
+                .filter(|v| v.is_finite())
+                .fold(0.05f64, f64::max)
+                * 1.1;
+            let mut chart = ChartBuilder::on(area)
+                .caption(window.caption, (FONT, 15))
+                .margin(10)
+                .x_label_area_size(34)
+                .y_label_area_size(48)
+                .build_cartesian_2d(ms(0)..ms(n.max(2) - 1), -peak..peak)?;
+            chart
+                .configure_mesh()
+                .x_desc("time (ms)")
+                .x_label_formatter(&|v| format!("{v:.1}"))
+                // no "-0.0" where a tick lands a rounding error below zero
+                .y_label_formatter(&|v| format!("{:.1}", if v.abs() < 1e-9 { 0.0 } else { *v }))
+                .label_style((FONT, 12))
+                .light_line_style(RGBColor(242, 242, 242))
+                .draw()?;
+            for (values, colour, width, name) in [
+                (window.input, RGBColor(150, 150, 150), 1, "input"),
+                (window.target, BLUE, 2, "target"),
+                (window.output, ORANGE, 1, "output"),
+            ] {
+                let points = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| (ms(i), f64::from(v)));
+                chart
+                    .draw_series(LineSeries::new(points, colour.stroke_width(width)))?
+                    .label(name)
+                    .legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .label_font((FONT, 12))
+                .border_style(BLACK)
+                .background_style(WHITE.mix(0.9))
+                .draw()?;
+        }
+
+        // the loss on a logarithmic scale: its decimal logarithm on a linear axis, labelled
+        // with the loss itself
+        let points: Vec<(u32, f64)> = (1..)
+            .zip(waves.loss.iter().copied())
+            .filter(|(_, v)| v.is_finite() && *v > 0.0)
+            .map(|(epoch, v)| (epoch, v.log10()))
+            .collect();
+        let highest = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+        let lowest = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        let (lowest, highest) = if points.is_empty() {
+            (-1.0, 0.0)
+        } else {
+            (lowest - 0.1, highest.max(lowest + 0.5) + 0.1)
+        };
+        let mut chart = ChartBuilder::on(&bottom)
+            .caption(
+                "training loss (MSE) per epoch, logarithmic scale",
+                (FONT, 15),
+            )
+            .margin(10)
+            .x_label_area_size(34)
+            .y_label_area_size(64)
+            .build_cartesian_2d(epochs(waves.loss.len()), lowest..highest)?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_labels(6)
+            .y_label_formatter(&|v| format!("{:.1e}", 10f64.powf(*v)))
+            .label_style((FONT, 12))
+            .light_line_style(RGBColor(242, 242, 242))
+            .draw()?;
+        chart.draw_series(LineSeries::new(points, BLUE.stroke_width(2)).point_size(3))?;
         Ok(())
     })
 }
