@@ -93,12 +93,12 @@ pub mod loss;
 pub mod optim;
 mod train;
 
+#[cfg(feature = "alloc")]
+pub use crate::check::gradcheck_sequence;
 pub use crate::check::{
     Comparison, Difference, GradCheck, GradReport, Location, gradcheck, numerical_gradient,
     numerical_gradient_with, numerical_param_gradient,
 };
-#[cfg(feature = "alloc")]
-pub use crate::check::gradcheck_sequence;
 #[allow(deprecated)]
 pub use crate::core::Error;
 #[cfg(feature = "alloc")]
@@ -153,9 +153,9 @@ pub mod prelude {
     pub use crate::{
         Adam, AvgPool2d, Batch, BatchNorm2d, Chain, Conv1d, Conv2d, CrossEntropy, Dense,
         Difference, Dropout, Flatten, Float, GradCheck, Gru, HalfSse, Image, Init, InputOf, Layer,
-        Loss, Lstm, MaxPool2d, Momentum, Mse, Network, Optimizer, Params, Relu, SequenceLayer,
-        Sgd, Sigmoid, Softmax, SoftmaxCrossEntropy, Sse, Tanh, TargetOf, Train, TrainContext,
-        gradcheck, net, numerical_gradient, numerical_gradient_with, numerical_param_gradient,
+        Loss, Lstm, MaxPool2d, Momentum, Mse, Network, Optimizer, Params, Relu, SequenceLayer, Sgd,
+        Sigmoid, Softmax, SoftmaxCrossEntropy, Sse, Tanh, TargetOf, Train, TrainContext, gradcheck,
+        net, numerical_gradient, numerical_gradient_with, numerical_param_gradient,
     };
     #[cfg(feature = "alloc")]
     pub use crate::{Bptt, TrainSequence, gradcheck_sequence};

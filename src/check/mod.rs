@@ -8,8 +8,8 @@ mod numerical;
 mod sequence;
 
 pub use gradcheck::{Comparison, GradCheck, GradReport, Location, gradcheck};
-#[cfg(feature = "alloc")]
-pub use sequence::gradcheck_sequence;
 pub use numerical::{
     Difference, numerical_gradient, numerical_gradient_with, numerical_param_gradient,
 };
+#[cfg(feature = "alloc")]
+pub use sequence::gradcheck_sequence;

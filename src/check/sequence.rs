@@ -7,8 +7,7 @@ use nalgebra::{DefaultAllocator, Dim, DimName, OMatrix, OVector};
 use super::gradcheck::{GradCheck, GradReport, Location};
 use super::numerical::{CHECK_SEED, for_each_partial};
 use crate::core::{
-    Float, Network, Params, SequenceLayer, StateValues, TrainContext,
-    backprop_through_time,
+    Float, Network, Params, SequenceLayer, StateValues, TrainContext, backprop_through_time,
 };
 use crate::loss::{Loss, TargetOf};
 
@@ -38,14 +37,20 @@ pub fn gradcheck_sequence<N, T, L, R, RY, C>(
 ) -> GradReport
 where
     T: Float,
-    N: Network<Scalar = T> + SequenceLayer<OVector<T, N::InputDim>, Out = OVector<T, R>> + Params<T> + Clone,
+    N: Network<Scalar = T>
+        + SequenceLayer<OVector<T, N::InputDim>, Out = OVector<T, R>>
+        + Params<T>
+        + Clone,
     <N as SequenceLayer<OVector<T, N::InputDim>>>::State: StateValues<T>,
     OVector<T, RY>: TargetOf<L, OVector<T, R>, Scalar = T>,
     R: DimName,
     RY: DimName,
     C: Dim,
-    DefaultAllocator:
-        Allocator<N::InputDim, C> + Allocator<RY, C> + Allocator<N::InputDim> + Allocator<R> + Allocator<RY>,
+    DefaultAllocator: Allocator<N::InputDim, C>
+        + Allocator<RY, C>
+        + Allocator<N::InputDim>
+        + Allocator<R>
+        + Allocator<RY>,
 {
     let state = <N as SequenceLayer<OVector<T, N::InputDim>>>::zero_state(1);
     GradCheck::default().run_sequence(net, loss, &state, xs, ys)
@@ -109,7 +114,9 @@ impl GradCheck {
             &mut analytic,
         );
 
-        let sequence_loss = |net: &N, state: &<N as SequenceLayer<OVector<T, N::InputDim>>>::State, xs: &OMatrix<T, N::InputDim, C>| {
+        let sequence_loss = |net: &N,
+                             state: &<N as SequenceLayer<OVector<T, N::InputDim>>>::State,
+                             xs: &OMatrix<T, N::InputDim, C>| {
             let mut state = state.clone();
             let mut ctx = TrainContext::seeded(CHECK_SEED);
             let mut sum = 0.0;
@@ -136,7 +143,11 @@ impl GradCheck {
                 sequence_loss(&probe, state, xs)
             });
             *probe.param_mut(k).expect("the same parameter").2 = p0;
-            let analytic = *analytic.clone().param_mut(k).expect("a gradient like the net").2;
+            let analytic = *analytic
+                .clone()
+                .param_mut(k)
+                .expect("a gradient like the net")
+                .2;
             let (row, col) = info.position(index);
             let location = Location::Param {
                 tensor: info,
@@ -174,7 +185,12 @@ impl GradCheck {
                     row: i % rows,
                     col: i / rows,
                 };
-                report.record(location, dxs.as_slice()[i].as_f64(), numeric, self.abs_floor);
+                report.record(
+                    location,
+                    dxs.as_slice()[i].as_f64(),
+                    numeric,
+                    self.abs_floor,
+                );
             },
         );
         report

@@ -270,10 +270,9 @@ macro_rules! layer_as_one_step {
         impl<$($g)*, B: nalgebra::Dim>
             $crate::core::Layer<nalgebra::OMatrix<T, nalgebra::Const<I>, B>> for $ty
         where
-            Self: $crate::core::SequenceLayer<
-                    nalgebra::OMatrix<T, nalgebra::Const<I>, B>,
-                    Out = nalgebra::OMatrix<T, $out, B>,
-                >,
+            // the bounds of the layer's `SequenceLayer` impl, not that impl itself: a bound
+            // on it would make the two impls each other's conditions, and a mismatch in a
+            // chain would be reported as an overflow, not as `shape mismatch`
             nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<nalgebra::Const<I>, B>
                 + nalgebra::allocator::Allocator<$out, B>,
         {

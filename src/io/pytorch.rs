@@ -20,6 +20,13 @@
 //! | `BatchNorm2d<C>` `gamma`, `beta` | `nn.BatchNorm2d(C)` | `weight`, `bias` | `[C]`, `[C]` |
 //! | `BatchNorm2d<C>` `running_mean`, `running_var` (buffers) | the same | `running_mean`, `running_var` | `[C]`, `[C]` |
 //! | — | the same | `num_batches_tracked` | `[]`, int64 |
+//! | `Gru<I, H>` `w_ih`, `w_hh`, `b_ih`, `b_hh` | `nn.GRU(I, H)` (one layer) | `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0` | `[3H, I]`, `[3H, H]`, `[3H]`, `[3H]` |
+//! | `Lstm<I, H>` `w_ih`, `w_hh`, `b_ih`, `b_hh` | `nn.LSTM(I, H)` (one layer) | the same names | `[4H, I]`, `[4H, H]`, `[4H]`, `[4H]` |
+//! | `Conv1d<CIN, COUT, K, D>` `w`, `b` | `nn.Conv1d(CIN, COUT, K, dilation=D)`, causal | `weight`, `bias` | `[COUT, CIN, K]`, `[COUT]` |
+//!
+//! A recurrent layer's gates are stacked as PyTorch stacks them (GRU r, z, n; LSTM i, f, g,
+//! o), and a PyTorch module of several layers (`num_layers = 2`) is several typenet layers: its
+//! `weight_ih_l1` is the next layer's `weight_ih_l0` (rename it, `docs/pytorch.md`).
 //!
 //! `nn.Linear(I, O).weight` has shape `[O, I]` (one row per output) and computes
 //! `y = x Wᵀ + b` for a row of inputs `x`; `Dense<I, O>::w` is the same `O x I` matrix and

@@ -12,39 +12,66 @@
 
 use crate::core::Float;
 
-/// `acc ← acc + W x` for gate-stacked `W` (`w[c]` is column `c`, `x.len()` columns). Four
-/// partial sums over the columns, as [`add_product`](super::add_product) keeps, so a step
-/// does not wait on one chain of additions.
+/// `acc ← acc + W x` for gate-stacked `W` (`w[c]` is column `c`, `x.len()` columns).
+///
+/// Partial sums over the columns, so a step does not wait on one chain of additions, but only
+/// as many as fit in the vector registers beside the column being read: four for up to 24
+/// rows, two up to 48, one above (`G·H` floats each; a partial sum that spills to the stack
+/// costs a load and a store a column, more than the latency it hides). The count is a
+/// function of the shape only, so every call of a layer adds in the same order.
 #[inline(always)]
 pub(crate) fn add_gate_product<T: Float, const G: usize, const H: usize>(
     acc: &mut [[T; H]; G],
     w: &[[[T; H]; G]],
     x: &[T],
 ) {
-    let zero = [[T::zero(); H]; G];
-    let (mut s0, mut s1, mut s2, mut s3) = (zero, zero, zero, zero);
-    let (f0, f1, f2, f3) = (
-        s0.as_flattened_mut(),
-        s1.as_flattened_mut(),
-        s2.as_flattened_mut(),
-        s3.as_flattened_mut(),
-    );
-    let mut c = 0;
-    while c + 4 <= x.len() {
-        let (w0, w1, w2, w3) = (
-            w[c].as_flattened(),
-            w[c + 1].as_flattened(),
-            w[c + 2].as_flattened(),
-            w[c + 3].as_flattened(),
-        );
-        let (x0, x1, x2, x3) = (x[c], x[c + 1], x[c + 2], x[c + 3]);
-        for r in 0..G * H {
-            f0[r] += w0[r] * x0;
-            f1[r] += w1[r] * x1;
-            f2[r] += w2[r] * x2;
-            f3[r] += w3[r] * x3;
+    if G * H > 48 {
+        let acc = acc.as_flattened_mut();
+        for (column, &xc) in w.iter().zip(x) {
+            let column = column.as_flattened();
+            for r in 0..G * H {
+                acc[r] += column[r] * xc;
+            }
         }
-        c += 4;
+        return;
+    }
+    let zero = [[T::zero(); H]; G];
+    let (mut s0, mut s1) = (zero, zero);
+    let (f0, f1) = (s0.as_flattened_mut(), s1.as_flattened_mut());
+    let mut c = 0;
+    if G * H > 24 {
+        while c + 2 <= x.len() {
+            let (w0, w1) = (w[c].as_flattened(), w[c + 1].as_flattened());
+            let (x0, x1) = (x[c], x[c + 1]);
+            for r in 0..G * H {
+                f0[r] += w0[r] * x0;
+                f1[r] += w1[r] * x1;
+            }
+            c += 2;
+        }
+    } else {
+        let (mut s2, mut s3) = (zero, zero);
+        let (f2, f3) = (s2.as_flattened_mut(), s3.as_flattened_mut());
+        while c + 4 <= x.len() {
+            let (w0, w1, w2, w3) = (
+                w[c].as_flattened(),
+                w[c + 1].as_flattened(),
+                w[c + 2].as_flattened(),
+                w[c + 3].as_flattened(),
+            );
+            let (x0, x1, x2, x3) = (x[c], x[c + 1], x[c + 2], x[c + 3]);
+            for r in 0..G * H {
+                f0[r] += w0[r] * x0;
+                f1[r] += w1[r] * x1;
+                f2[r] += w2[r] * x2;
+                f3[r] += w3[r] * x3;
+            }
+            c += 4;
+        }
+        for r in 0..G * H {
+            f0[r] += f2[r];
+            f1[r] += f3[r];
+        }
     }
     while c < x.len() {
         let (wc, xc) = (w[c].as_flattened(), x[c]);
@@ -55,7 +82,7 @@ pub(crate) fn add_gate_product<T: Float, const G: usize, const H: usize>(
     }
     let acc = acc.as_flattened_mut();
     for r in 0..G * H {
-        acc[r] += (f0[r] + f1[r]) + (f2[r] + f3[r]);
+        acc[r] += f0[r] + f1[r];
     }
 }
 
@@ -122,8 +149,11 @@ mod tests {
     #[test]
     fn gate_products_agree_with_the_plain_sums() {
         // 2 gates of 3 rows, 5 columns
-        let w: [[[f64; 3]; 2]; 5] =
-            core::array::from_fn(|c| core::array::from_fn(|g| core::array::from_fn(|h| (c * 6 + g * 3 + h) as f64 * 0.1 - 1.0)));
+        let w: [[[f64; 3]; 2]; 5] = core::array::from_fn(|c| {
+            core::array::from_fn(|g| {
+                core::array::from_fn(|h| (c * 6 + g * 3 + h) as f64 * 0.1 - 1.0)
+            })
+        });
         let x = [0.5, -1.0, 2.0, 0.25, -0.75];
         let mut acc = [[1.0; 3]; 2];
         add_gate_product(&mut acc, &w, &x);
@@ -137,7 +167,10 @@ mod tests {
         let mut out = [0.0; 5];
         add_gate_transposed(&mut out, &w, &d);
         for c in 0..5 {
-            let want: f64 = (0..2).flat_map(|g| (0..3).map(move |h| (g, h))).map(|(g, h)| w[c][g][h] * d[g][h]).sum();
+            let want: f64 = (0..2)
+                .flat_map(|g| (0..3).map(move |h| (g, h)))
+                .map(|(g, h)| w[c][g][h] * d[g][h])
+                .sum();
             assert!((out[c] - want).abs() < 1e-12);
         }
         let mut gw = [[[0.0; 3]; 2]; 5];
@@ -150,7 +183,10 @@ mod tests {
         for i in -400..=400 {
             let a = i as f32 * 0.05;
             assert!((tanh(a) - a.tanh()).abs() < 3e-7, "tanh({a})");
-            assert!((sigmoid(a) - 1.0 / (1.0 + (-a).exp())).abs() < 3e-7, "σ({a})");
+            assert!(
+                (sigmoid(a) - 1.0 / (1.0 + (-a).exp())).abs() < 3e-7,
+                "σ({a})"
+            );
         }
         assert_eq!(tanh(1e6f32), 1.0);
         assert_eq!(tanh(-1e6f32), -1.0);

@@ -238,6 +238,7 @@ impl<const CIN: usize, const COUT: usize, const K: usize, const D: usize, T: Flo
     /// The backward pass of one step of sequence `b`: `u` the values under the taps, `dy`
     /// dL/dy; adds into `grad` and into the taps' slots of `d_ring` (dL/d(ring after the
     /// step) on entry, dL/d(ring before it) on exit), and writes dL/dx to `dx`.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn retreat<B: Dim>(
         &self,
@@ -260,28 +261,31 @@ impl<const CIN: usize, const COUT: usize, const K: usize, const D: usize, T: Flo
                 *g += d * v;
             }
         }
-        // dL/du[c][k] = W[:, c·K + k] · dy, four partial sums
-        let mut du = [[T::zero(); K]; CIN];
-        for (o, column) in du.as_flattened_mut().iter_mut().zip(self.w.as_flattened()) {
-            let mut s = [T::zero(); 4];
-            let mut chunks = column.chunks_exact(4).zip(dy.chunks_exact(4));
-            for (w4, d4) in &mut chunks {
-                for q in 0..4 {
-                    s[q] += w4[q] * d4[q];
+        // dL/d(the value under tap k, channel c) = W[:, c·K + k] · dy, four partial sums
+        let mut du = [[T::zero(); CIN]; K];
+        for (c, taps) in self.w.iter().enumerate() {
+            for (k, column) in taps.iter().enumerate() {
+                let mut s = [T::zero(); 4];
+                let (w4, w_tail) = column.as_chunks::<4>();
+                let (d4, d_tail) = dy.as_chunks::<4>();
+                for (w4, d4) in w4.iter().zip(d4) {
+                    for q in 0..4 {
+                        s[q] += w4[q] * d4[q];
+                    }
                 }
+                for (&w, &d) in w_tail.iter().zip(d_tail) {
+                    s[0] += w * d;
+                }
+                du[k][c] = (s[0] + s[1]) + (s[2] + s[3]);
             }
-            for r in COUT / 4 * 4..COUT {
-                s[0] += column[r] * dy[r];
-            }
-            *o = (s[0] + s[1]) + (s[2] + s[3]);
         }
-        for k in 0..K {
+        for (k, du) in du.iter().enumerate() {
             let v = &mut slot_mut(d_ring, Self::tap(pos, k))
                 .as_mut_slice()
                 .as_chunks_mut::<CIN>()
                 .0[b];
-            for c in 0..CIN {
-                v[c] += du[c][k];
+            for (v, &d) in v.iter_mut().zip(du) {
+                *v += d;
             }
         }
         // the step wrote its input over slot `pos`: what was there before influenced nothing

@@ -337,4 +337,7 @@ crate::core::params::approx_via_params!(
 );
 
 // no state from one time step to the next: a sequence network runs it on every step
-impl<const CIN: usize, const COUT: usize, const K: usize, const S: usize, const P: usize, T: Float> crate::core::Stateless for Conv2d<CIN, COUT, K, S, P, T> {}
+impl<const CIN: usize, const COUT: usize, const K: usize, const S: usize, const P: usize, T: Float>
+    crate::core::Stateless for Conv2d<CIN, COUT, K, S, P, T>
+{
+}

@@ -102,15 +102,7 @@ impl<const I: usize, const H: usize, T: Float> Gru<I, H, T> {
     /// The backward pass of one step of one sequence: `dh` is dL/dh' on entry and dL/dh on
     /// exit, `dx` receives dL/dx.
     #[inline(always)]
-    fn retreat(
-        &self,
-        x: &[T],
-        h: &[T],
-        g: [&[T]; 4],
-        dh: &mut [T],
-        dx: &mut [T],
-        grad: &mut Self,
-    ) {
+    fn retreat(&self, x: &[T], h: &[T], g: [&[T]; 4], dh: &mut [T], dx: &mut [T], grad: &mut Self) {
         let [r, z, n, hn] = g;
         let mut d_ih = [[T::zero(); H]; 3];
         let mut d_hh = [[T::zero(); H]; 3];

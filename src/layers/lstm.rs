@@ -82,21 +82,30 @@ impl<const I: usize, const H: usize, T: Float> Lstm<I, H, T> {
         recurrent::add_gate_product(&mut gi, &self.w_ih, x);
         let mut gh = self.b_hh;
         recurrent::add_gate_product(&mut gh, &self.w_hh, h);
+        // one simple loop a nonlinearity: each vectorises on its own, where one loop of five
+        // exponentials stays scalar (the same arithmetic either way)
         let mut out = [[T::zero(); H]; 5];
+        for g in 0..4 {
+            for k in 0..H {
+                out[g][k] = gi[g][k] + gh[g][k];
+            }
+        }
+        for g in [0, 1, 3] {
+            for k in 0..H {
+                out[g][k] = recurrent::sigmoid(out[g][k]);
+            }
+        }
         for k in 0..H {
-            let i = recurrent::sigmoid(gi[0][k] + gh[0][k]);
-            let f = recurrent::sigmoid(gi[1][k] + gh[1][k]);
-            let g = recurrent::tanh(gi[2][k] + gh[2][k]);
-            let o = recurrent::sigmoid(gi[3][k] + gh[3][k]);
-            let c_next = f * c[k] + i * g;
-            let tc = recurrent::tanh(c_next);
-            c[k] = c_next;
-            h[k] = o * tc;
-            out[0][k] = i;
-            out[1][k] = f;
-            out[2][k] = g;
-            out[3][k] = o;
-            out[4][k] = tc;
+            out[2][k] = recurrent::tanh(out[2][k]);
+        }
+        for k in 0..H {
+            c[k] = out[1][k] * c[k] + out[0][k] * out[2][k];
+        }
+        for k in 0..H {
+            out[4][k] = recurrent::tanh(c[k]);
+        }
+        for k in 0..H {
+            h[k] = out[3][k] * out[4][k];
         }
         out
     }
@@ -128,11 +137,13 @@ impl<const I: usize, const H: usize, T: Float> Lstm<I, H, T> {
             d[3][k] = d_o * o[k] * (T::one() - o[k]);
             dc[k] = dct * f[k];
         }
-        for g in 0..4 {
-            for k in 0..H {
-                grad.b_ih[g][k] += d[g][k];
-                grad.b_hh[g][k] += d[g][k];
-            }
+        let biases = grad.b_ih.as_flattened_mut().iter_mut();
+        for ((b_ih, b_hh), &d) in biases
+            .zip(grad.b_hh.as_flattened_mut())
+            .zip(d.as_flattened())
+        {
+            *b_ih += d;
+            *b_hh += d;
         }
         recurrent::add_gate_outer(&mut grad.w_ih, &d, x);
         recurrent::add_gate_outer(&mut grad.w_hh, &d, h);

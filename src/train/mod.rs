@@ -9,9 +9,9 @@ pub mod parallel;
 mod sequence_error;
 mod step;
 
-#[allow(deprecated)]
-pub use fused::FusedSgd;
 #[cfg(feature = "alloc")]
 pub use bptt::{Bptt, TrainSequence};
+#[allow(deprecated)]
+pub use fused::FusedSgd;
 pub use sequence_error::SequenceError;
 pub use step::{AsSlice, Train};

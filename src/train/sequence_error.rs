@@ -46,7 +46,9 @@ pub enum SequenceError {
 impl fmt::Display for SequenceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SequenceError::Empty => f.write_str("no sequence to train on (no sequence, or no time step)"),
+            SequenceError::Empty => {
+                f.write_str("no sequence to train on (no sequence, or no time step)")
+            }
             SequenceError::CountMismatch { inputs, targets } => write!(
                 f,
                 "{inputs} input sequences and {targets} target sequences: each input needs its target"

@@ -105,10 +105,10 @@ fn the_state_is_a_ring_of_the_last_k_times_d_inputs() {
     let conv = Conv1d::<1, 1, 2, 2>::new([[[1.0], [10.0]]], [0.0]);
     let mut state = conv.initial_state();
     assert_eq!(state.value_count(), 4, "K·D = 4 slots of 1 channel");
-    for t in 1..=6 {
+    for t in 1..=6usize {
         let y = conv.step(&mut state, &SVector::<f32, 1>::new(t as f32));
         // 10·x_t + x_{t−2}
-        let back = if t > 2 { t - 2 } else { 0 };
+        let back = t.saturating_sub(2);
         assert_eq!(y[0], 10.0 * t as f32 + back as f32);
         assert_eq!(state.position(), t % 4);
         assert_eq!(state.past(0).unwrap()[0], t as f32);

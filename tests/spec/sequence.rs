@@ -143,7 +143,8 @@ fn full_bptt_learns_a_delay_line_that_needs_memory() {
         let xs = OMatrix::<f32, Const<1>, Dyn>::from_fn(60, |_, _| {
             rand::RngExt::random_range(&mut rng, -1.0f32..1.0)
         });
-        let ys = OMatrix::<f32, Const<1>, Dyn>::from_fn(60, |_, t| if t < 3 { 0.0 } else { xs[t - 3] });
+        let ys =
+            OMatrix::<f32, Const<1>, Dyn>::from_fn(60, |_, t| if t < 3 { 0.0 } else { xs[t - 3] });
         (xs, ys)
     };
     let data: Vec<_> = (0..8).map(make).collect();
@@ -151,10 +152,14 @@ fn full_bptt_learns_a_delay_line_that_needs_memory() {
     let ys: Vec<_> = data.iter().map(|d| d.1.clone()).collect();
     let mut opt = Adam::new(0.01);
     let bptt = Bptt::full().clip_norm(1.0);
-    let first = net.train_sequences(&mut opt, &Mse, &xs, &ys, &bptt).unwrap();
+    let first = net
+        .train_sequences(&mut opt, &Mse, &xs, &ys, &bptt)
+        .unwrap();
     let mut last = first;
     for _ in 0..400 {
-        last = net.train_sequences(&mut opt, &Mse, &xs, &ys, &bptt).unwrap();
+        last = net
+            .train_sequences(&mut opt, &Mse, &xs, &ys, &bptt)
+            .unwrap();
     }
     assert!(last < first * 0.05, "{first} -> {last}");
     // and it generalises to a sequence it never saw
@@ -168,8 +173,14 @@ fn full_bptt_learns_a_delay_line_that_needs_memory() {
 fn truncated_bptt_takes_one_step_per_window_and_carries_the_state() {
     type Net = net![Gru<1, 4>, Dense<4, 1>];
     let net0 = Net::random(&mut StdRng::seed_from_u64(1));
-    let xs = vec![wave::<1>(100, 0.0).cast::<f32>(), wave::<1>(100, 0.5).cast()];
-    let ys = vec![wave::<1>(100, 1.0).cast::<f32>(), wave::<1>(100, 1.5).cast()];
+    let xs = vec![
+        wave::<1>(100, 0.0).cast::<f32>(),
+        wave::<1>(100, 0.5).cast(),
+    ];
+    let ys = vec![
+        wave::<1>(100, 1.0).cast::<f32>(),
+        wave::<1>(100, 1.5).cast(),
+    ];
     // plain SGD: a window of 30 steps after 10 of warm-up is 3 steps of 30 and one of 0… 30
     let mut counted = net0.clone();
     let mut opt = CountingSgd::default();
@@ -245,7 +256,8 @@ fn clipping_bounds_every_step_by_the_global_norm() {
     clipped
         .train_sequence_with(&mut Sgd::new(1.0), &Mse, &x, &y, &bptt)
         .unwrap();
-    free.train_sequence(&mut Sgd::new(1.0), &Mse, &x, &y).unwrap();
+    free.train_sequence(&mut Sgd::new(1.0), &Mse, &x, &y)
+        .unwrap();
     // with SGD at rate 1 the step is the (clipped) gradient itself
     let step = |n: &Net| {
         let mut d = n.clone();
@@ -268,15 +280,26 @@ fn bad_sequences_are_refused_and_change_nothing() {
     let full = Bptt::full();
     assert_eq!(
         net.train_sequence(&mut opt, &Mse, &s(10), &s(9)),
-        Err(SequenceError::LengthMismatch { sequence: 0, inputs: 10, targets: 9 })
+        Err(SequenceError::LengthMismatch {
+            sequence: 0,
+            inputs: 10,
+            targets: 9
+        })
     );
     assert_eq!(
         net.train_sequences(&mut opt, &Mse, &[s(10), s(10)], &[s(10)], &full),
-        Err(SequenceError::CountMismatch { inputs: 2, targets: 1 })
+        Err(SequenceError::CountMismatch {
+            inputs: 2,
+            targets: 1
+        })
     );
     assert_eq!(
         net.train_sequences(&mut opt, &Mse, &[s(10), s(8)], &[s(10), s(8)], &full),
-        Err(SequenceError::UnequalLengths { sequence: 1, length: 8, first: 10 })
+        Err(SequenceError::UnequalLengths {
+            sequence: 1,
+            length: 8,
+            first: 10
+        })
     );
     assert_eq!(
         net.train_sequences(&mut opt, &Mse, &[], &[], &full),

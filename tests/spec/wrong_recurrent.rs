@@ -66,7 +66,18 @@ impl<const G: usize, const BUG: u8> Plain<G, BUG> {
     }
     /// Adds `da_k` (the pre-activation's gradient of gate `g`) into the gradient, and its
     /// share into dL/dx and dL/dh; `to_bh` is what goes to the recurrent bias and weights.
-    fn add(&self, grad: &mut Self, g: usize, da: &S, to_hh: &S, to_bh: &S, x: f64, h: &S, dx: &mut f64, dh: &mut S) {
+    fn add(
+        &self,
+        grad: &mut Self,
+        g: usize,
+        da: &S,
+        to_hh: &S,
+        to_bh: &S,
+        x: f64,
+        h: &S,
+        dx: &mut f64,
+        dh: &mut S,
+    ) {
         for k in 0..H {
             grad.p[g * GATE + k] += da[k] * x;
             grad.p[g * GATE + H + H * H + k] += da[k];
@@ -166,12 +177,23 @@ impl<const BUG: u8> SequenceLayer<X> for PlainGru<BUG> {
         }
         let before = *h;
         *h = S::from_fn(|k, _| (1.0 - z[k]) * n[k] + z[k] * before[k]);
-        (*h, GruStep { x, h: before, r, z, n, hn })
+        (
+            *h,
+            GruStep {
+                x,
+                h: before,
+                r,
+                z,
+                n,
+                hn,
+            },
+        )
     }
 
     fn step_backward(&self, c: GruStep, d_out: S, d_state: &mut S, grad: &mut Self) -> X {
         let dh_new = d_out + *d_state;
-        let (mut da_r, mut da_z, mut da_n, mut to_hn) = (S::zeros(), S::zeros(), S::zeros(), S::zeros());
+        let (mut da_r, mut da_z, mut da_n, mut to_hn) =
+            (S::zeros(), S::zeros(), S::zeros(), S::zeros());
         let mut dh = S::zeros();
         for k in 0..H {
             let d = dh_new[k];
@@ -180,13 +202,21 @@ impl<const BUG: u8> SequenceLayer<X> for PlainGru<BUG> {
             dh[k] = d * c.z[k];
             da_n[k] = dn * (1.0 - c.n[k] * c.n[k]);
             da_r[k] = da_n[k] * c.hn[k] * c.r[k] * (1.0 - c.r[k]);
-            da_z[k] = if Self::BUG == Bug::MissingZDerivative { 0.0 } else { dz * c.z[k] * (1.0 - c.z[k]) };
+            da_z[k] = if Self::BUG == Bug::MissingZDerivative {
+                0.0
+            } else {
+                dz * c.z[k] * (1.0 - c.z[k])
+            };
             to_hn[k] = da_n[k] * c.r[k];
         }
         let mut dx = 0.0;
         self.add(grad, 0, &da_r, &da_r, &da_r, c.x, &c.h, &mut dx, &mut dh);
         self.add(grad, 1, &da_z, &da_z, &da_z, c.x, &c.h, &mut dx, &mut dh);
-        let to_bhn = if Self::BUG == Bug::ResetAfterProductOnly { da_n } else { to_hn };
+        let to_bhn = if Self::BUG == Bug::ResetAfterProductOnly {
+            da_n
+        } else {
+            to_hn
+        };
         self.add(grad, 2, &da_n, &to_hn, &to_bhn, c.x, &c.h, &mut dx, &mut dh);
         *d_state = dh;
         X::new(dx)
@@ -228,7 +258,16 @@ impl<const BUG: u8> SequenceLayer<X> for PlainLstm<BUG> {
         let c_new = S::from_fn(|k, _| f[k] * c[k] + i[k] * g[k]);
         let h_new = S::from_fn(|k, _| o[k] * c_new[k].tanh());
         *state = (h_new, c_new);
-        (h_new, LstmStep { x, h, c, gates, c_new })
+        (
+            h_new,
+            LstmStep {
+                x,
+                h,
+                c,
+                gates,
+                c_new,
+            },
+        )
     }
 
     fn step_backward(&self, s: LstmStep, d_out: S, d_state: &mut (S, S), grad: &mut Self) -> X {
@@ -240,7 +279,11 @@ impl<const BUG: u8> SequenceLayer<X> for PlainLstm<BUG> {
             let tc = s.c_new[k].tanh();
             let dc_new = d_state.1[k] + dh_new[k] * o[k] * (1.0 - tc * tc);
             da[0][k] = dc_new * g[k] * i[k] * (1.0 - i[k]);
-            da[1][k] = if Self::BUG == Bug::ForgetGradientDropped { 0.0 } else { dc_new * s.c[k] * f[k] * (1.0 - f[k]) };
+            da[1][k] = if Self::BUG == Bug::ForgetGradientDropped {
+                0.0
+            } else {
+                dc_new * s.c[k] * f[k] * (1.0 - f[k])
+            };
             da[2][k] = dc_new * i[k] * (1.0 - g[k] * g[k]);
             da[3][k] = dh_new[k] * tc * o[k] * (1.0 - o[k]);
             dc[k] = dc_new * f[k];
@@ -259,7 +302,10 @@ type Check<L> = net![L, Dense<H, 1, f64>];
 fn random<const G: usize, const BUG: u8>(seed: u64) -> Check<Plain<G, BUG>> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut net = Check::<Plain<G, BUG>>::default();
-    net.head.p.iter_mut().for_each(|p| *p = rng.random_range(-0.8..0.8));
+    net.head
+        .p
+        .iter_mut()
+        .for_each(|p| *p = rng.random_range(-0.8..0.8));
     net.tail = Dense::random(&mut rng);
     net
 }
