@@ -20,7 +20,6 @@ mod no_alloc;
 mod numerics;
 mod optimizers;
 mod own_layer;
-mod sequence;
 mod parallel;
 #[cfg(feature = "pytorch")]
 mod pytorch_cnn;
@@ -28,6 +27,7 @@ mod pytorch_cnn;
 mod pytorch_import;
 #[cfg(feature = "pytorch")]
 mod pytorch_sequence;
+mod sequence;
 mod support;
 mod training;
 mod wrong_layers;
