@@ -91,12 +91,12 @@ impl<const I: usize, const H: usize, T: Float> Lstm<I, H, T> {
             }
         }
         for g in [0, 1, 3] {
-            for k in 0..H {
-                out[g][k] = recurrent::sigmoid(out[g][k]);
+            for a in &mut out[g] {
+                *a = recurrent::sigmoid(*a);
             }
         }
-        for k in 0..H {
-            out[2][k] = recurrent::tanh(out[2][k]);
+        for a in &mut out[2] {
+            *a = recurrent::tanh(*a);
         }
         for k in 0..H {
             c[k] = out[1][k] * c[k] + out[0][k] * out[2][k];
