@@ -246,9 +246,8 @@ fn a_missing_activation_derivative_is_rejected_before_it() {
         &y,
     ));
     // the layers after it are right; the error shows in layer 0 or in the input
-    match worst.location {
-        Location::Param { tensor, .. } => assert_eq!(tensor.layer, 0, "{}", worst.location),
-        _ => {}
+    if let Location::Param { tensor, .. } = worst.location {
+        assert_eq!(tensor.layer, 0, "{}", worst.location);
     }
     let wrong = rejected(gradcheck(
         &<net![Dense<4, 3, f64>, SigmoidWrongDerivative, Dense<3, 2, f64>]>::random(&mut rng(9)),

@@ -66,6 +66,7 @@ impl<const G: usize, const BUG: u8> Plain<G, BUG> {
     }
     /// Adds `da_k` (the pre-activation's gradient of gate `g`) into the gradient, and its
     /// share into dL/dx and dL/dh; `to_bh` is what goes to the recurrent bias and weights.
+    #[allow(clippy::too_many_arguments)] // a gate's whole backward share, spelled out
     fn add(
         &self,
         grad: &mut Self,
