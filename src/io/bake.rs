@@ -25,8 +25,10 @@
 //!
 //! A network can be baked when every layer implements [`Bake`]: all of typenet's do (the
 //! convolutional ones too: a [`Conv2d`] is rebuilt with its `const fn new`, a [`BatchNorm2d`]
-//! with its parameters and running statistics as a struct expression), and baking a network
-//! with a layer that does not is a compile error.
+//! with its parameters and running statistics as a struct expression; the sequence layers too:
+//! a [`Gru`] or an [`Lstm`] as a struct expression of its stacked weights and biases, a causal
+//! [`Conv1d`] with its `const fn new`), and baking a network with a layer that does not is a
+//! compile error.
 //!
 //! ```
 //! use rand::{rngs::StdRng, SeedableRng};
@@ -39,13 +41,28 @@
 //! ));
 //! assert!(source.contains("running_var: [f32::from_bits(0x3f800000),f32::from_bits(0x3f800000),]"));
 //! ```
+//!
+//! A sequence network bakes the same way, its recurrent layers as struct expressions (baked, it
+//! streams the original's outputs to the bit: `tests/spec/baked.rs`):
+//!
+//! ```
+//! use rand::{rngs::StdRng, SeedableRng};
+//! use typenet::prelude::*;
+//! type Amp = net![Conv1d<1, 2, 3, 2>, Gru<2, 4>, Lstm<4, 3>, Dense<3, 1>];
+//! let source = typenet::bake::to_rust_module(&Amp::random(&mut StdRng::seed_from_u64(1)), "amp");
+//! assert!(source.contains(
+//!     "pub type Net = ::typenet::net![Conv1d<1, 2, 3, 2, f32>, Gru<2, 4, f32>, \
+//!      Lstm<4, 3, f32>, Dense<3, 1, f32>];"
+//! ));
+//! assert!(source.contains("::typenet::Gru {\nw_ih: [\n[\n[f32::from_bits("));
+//! ```
 
 use core::fmt;
 
 use crate::core::{Chain, Float};
 use crate::layers::{
-    AvgPool2d, BatchNorm2d, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Relu, Sigmoid, Softmax,
-    Tanh,
+    AvgPool2d, BatchNorm2d, Conv1d, Conv2d, Dense, Dropout, Flatten, Gru, Lstm, MaxPool2d, Relu,
+    Sigmoid, Softmax, Tanh,
 };
 
 /// A layer or network that can be written as Rust source: its type, and a constant expression
@@ -185,6 +202,50 @@ impl<const C: usize, T: Float> Bake for BatchNorm2d<C, T> {
             out.write_str(",\n")?;
         }
         out.write_str("}")
+    }
+}
+
+/// `Bake` for the recurrent layers: a struct expression of their four stacked tensors, each as
+/// its nested arrays (`w_ih[c][gate][k]`, `w_hh[j][gate][k]`, `b_ih[gate][k]`, `b_hh[gate][k]`).
+macro_rules! bake_recurrent {
+    ($($name:ident: $gates:literal),*) => {$(
+        impl<const I: usize, const H: usize, T: Float> Bake for $name<I, H, T> {
+            fn write_rust_type(out: &mut dyn fmt::Write) -> fmt::Result {
+                write!(out, concat!(stringify!($name), "<{}, {}, {}>"), I, H, T::NAME)
+            }
+
+            fn write_rust_value(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+                out.write_str(concat!("::typenet::", stringify!($name), " {\n"))?;
+                out.write_str("w_ih: ")?;
+                write_array(out, self.w_ih.as_flattened().as_flattened(), &[I, $gates, H])?;
+                out.write_str(",\nw_hh: ")?;
+                write_array(out, self.w_hh.as_flattened().as_flattened(), &[H, $gates, H])?;
+                out.write_str(",\nb_ih: ")?;
+                write_array(out, self.b_ih.as_flattened(), &[$gates, H])?;
+                out.write_str(",\nb_hh: ")?;
+                write_array(out, self.b_hh.as_flattened(), &[$gates, H])?;
+                out.write_str(",\n}")
+            }
+        }
+    )*};
+}
+
+bake_recurrent!(Gru: 3, Lstm: 4);
+
+impl<const CIN: usize, const COUT: usize, const K: usize, const D: usize, T: Float> Bake
+    for Conv1d<CIN, COUT, K, D, T>
+{
+    fn write_rust_type(out: &mut dyn fmt::Write) -> fmt::Result {
+        write!(out, "Conv1d<{CIN}, {COUT}, {K}, {D}, {}>", T::NAME)
+    }
+
+    /// `Conv1d::new(w, b)`, the kernel as its nested arrays `w[c][k][o]`.
+    fn write_rust_value(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        out.write_str("::typenet::Conv1d::new(\n")?;
+        write_array(out, self.w_slice(), &[CIN, K, COUT])?;
+        out.write_str(",\n")?;
+        write_array(out, &self.b, &[COUT])?;
+        out.write_str(",\n)")
     }
 }
 
